@@ -1,0 +1,5 @@
+import sys
+
+from clmlf.cli import main
+
+sys.exit(main())

@@ -1,0 +1,46 @@
+"""torchvision ResNet image encoder (the paper's ResNet-50), 7x7x2048 map at 224 px."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from torch import nn
+
+from clmlf.encoders.image_tokens import ImageDataConfig, ImageTokenEncoder, ImageTokenOptions
+from clmlf.registry import register
+
+DEPTHS = (18, 34, 50, 101, 152)
+
+
+class TorchvisionResNetSpec(ImageTokenOptions):
+    type: Literal["torchvision_resnet"] = "torchvision_resnet"
+    depth: Literal[18, 34, 50, 101, 152] = 50
+    weights_path: str | None = None
+
+
+def load_local_state_dict(path: str) -> dict:
+    """A state dict from ``.safetensors`` or a ``.pth`` loaded with ``weights_only=True`` (never unpickles code)."""
+    import torch
+
+    if path.endswith(".safetensors"):
+        from safetensors.torch import load_file
+
+        return load_file(path)
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+@register("image_encoder", "torchvision_resnet", spec=TorchvisionResNetSpec)
+def torchvision_resnet_encoder(
+    depth: int = 50, pretrained: bool = True, weights_path: str | None = None, **options
+) -> ImageTokenEncoder:
+    """ResNet-``depth`` without avgpool/fc; ``pretrained`` takes torchvision's IMAGENET1K_V1 weights (the
+    reference code's), from the torch cache or the network, or ``weights_path`` (a local state dict)."""
+    import torchvision
+
+    builder = getattr(torchvision.models, f"resnet{depth}")
+    weights = "IMAGENET1K_V1" if pretrained and weights_path is None else None
+    resnet = builder(weights=weights)
+    if weights_path is not None:
+        resnet.load_state_dict(load_local_state_dict(weights_path))
+    backbone = nn.Sequential(*list(resnet.children())[:-2])
+    return ImageTokenEncoder(backbone, resnet.fc.in_features, ImageDataConfig(crop_pct=224 / 256), **options)

@@ -1,0 +1,115 @@
+"""Turn a CNN/ViT backbone's feature map into projected image tokens (paper Eq. 1)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from pydantic import Field
+from torch import Tensor, nn
+
+from clmlf.encoders.projection import TokenProjection, freeze_module, token_projection
+from clmlf.outputs import EncoderOutput
+from clmlf.spec import ComponentSpec
+
+TokenLayout = Literal["spatial", "legacy_view"]
+
+
+@dataclass(frozen=True)
+class ImageDataConfig:
+    """What the backbone expects: ``input_size`` (C, H, W), normalisation, resize policy."""
+
+    input_size: tuple[int, int, int] = (3, 224, 224)
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    crop_pct: float = 0.875
+    interpolation: str = "bilinear"
+
+
+class ImageTokenOptions(ComponentSpec):
+    """Options shared by every image encoder spec (``d_model: None`` is filled from ``model.d_model``)."""
+
+    d_model: int | None = None
+    token_layout: TokenLayout = "spatial"
+    global_token: bool = True
+    freeze: bool = True
+    bn_eval_when_frozen: bool = True
+    projection: TokenProjection = "linear_gelu"
+    pretrained: bool = True
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+
+
+def feature_map_to_tokens(features: Tensor, layout: TokenLayout) -> Tensor:
+    """(B, C, h, w) -> (B, h*w, C). ``spatial``: one token per position (correct).
+    ``legacy_view``: the reference code's ``view(B, -1, C)`` without moving channels, so each "token" mixes
+    C/(h*w) channels over all positions (kept for faithful reproduction). (B, N, C) ViT tokens pass through."""
+    if features.dim() == 3:
+        return features
+    batch, channels = features.shape[:2]
+    if layout == "legacy_view":
+        return features.reshape(batch, -1, channels)
+    return features.flatten(2).transpose(1, 2)
+
+
+class ImageTokenEncoder(nn.Module):
+    """Backbone -> feature map (B, C, h, w) -> tokens (B, h*w [+1], d_model), mask all True.
+
+    With ``global_token`` a separately projected average-pooled vector is prepended (reference code).
+    ``freeze`` stops backbone gradients; ``bn_eval_when_frozen`` keeps its BatchNorm statistics fixed
+    (the reference code lets them drift in train mode: ``bn_eval_when_frozen=False`` reproduces that).
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        num_features: int,
+        data_config: ImageDataConfig,
+        d_model: int = 768,
+        token_layout: TokenLayout = "spatial",
+        global_token: bool = True,
+        freeze: bool = True,
+        bn_eval_when_frozen: bool = True,
+        projection: TokenProjection = "linear_gelu",
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.num_features = num_features
+        self.data_config = data_config
+        self.d_model = d_model
+        self.token_layout = token_layout
+        self.frozen = freeze
+        self.bn_eval_when_frozen = bn_eval_when_frozen
+        self.project = token_projection(num_features, d_model, projection)
+        self.project_global = token_projection(num_features, d_model, projection) if global_token else None
+        self.dropout = nn.Dropout(dropout)
+        if freeze:
+            freeze_module(backbone)
+
+    def train(self, mode: bool = True) -> ImageTokenEncoder:
+        super().train(mode)
+        if self.frozen and self.bn_eval_when_frozen:
+            self.backbone.eval()
+        return self
+
+    def features(self, pixel_values: Tensor) -> Tensor:
+        """(B, 3, H, W) -> backbone feature map (B, C, h, w) (or (B, N, C) tokens). No grad when frozen."""
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen):
+            return self.backbone(pixel_values)
+
+    def tokens(self, features: Tensor) -> EncoderOutput:
+        """Feature map (cached or fresh) -> projected tokens (B, Li, d_model), mask (B, Li), pooled (B, d_model)."""
+        raw = feature_map_to_tokens(features, self.token_layout)
+        hidden = self.project(raw)
+        pooled_raw = features.mean(dim=(2, 3)) if features.dim() == 4 else features.mean(dim=1)
+        pooled = hidden.mean(dim=1)
+        if self.project_global is not None:
+            pooled = self.project_global(pooled_raw)
+            hidden = torch.cat([pooled.unsqueeze(1), hidden], dim=1)
+        hidden = self.dropout(hidden)
+        mask = torch.ones(hidden.shape[:2], dtype=torch.bool, device=hidden.device)
+        return EncoderOutput(hidden, mask, pooled)
+
+    def forward(self, pixel_values: Tensor) -> EncoderOutput:
+        return self.tokens(self.features(pixel_values))

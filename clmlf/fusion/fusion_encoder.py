@@ -1,0 +1,54 @@
+"""TE_M: the token-level fusion Transformer over the joint sequence [text; image] (paper Eq. 4-5)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from pydantic import Field
+from torch import Tensor, nn
+
+from clmlf.fusion.layers import TransformerSpecFields, TransformerStack, full_mask
+from clmlf.outputs import TransformerOutput
+from clmlf.registry import register
+
+
+class FusionEncoderSpec(TransformerSpecFields):
+    type: Literal["transformer"] = "transformer"
+    num_layers: int = Field(3, ge=0)
+    modality_embedding: bool = False
+
+
+@register("fusion", "transformer", spec=FusionEncoderSpec)
+class FusionEncoder(nn.Module):
+    """Concatenate text (B, Lt, D) and image (B, Li, D) tokens and run ``num_layers`` Transformer layers.
+
+    Text padding is masked as keys; image tokens are all real unless ``image_mask`` says otherwise.
+    ``modality_embedding=True`` adds a learned text/image type vector (the reference code has none).
+    Without image tokens it fuses the text alone (text-only ablations).
+    """
+
+    def __init__(self, d_model: int = 768, num_layers: int = 3, modality_embedding: bool = False, **layer_kwargs) -> None:
+        super().__init__()
+        self.stack = TransformerStack(num_layers, d_model, **layer_kwargs)
+        self.modality = nn.Parameter(torch.zeros(2, d_model)) if modality_embedding else None
+        if self.modality is not None:
+            nn.init.trunc_normal_(self.modality, std=0.02)
+
+    def forward(
+        self,
+        text: Tensor,
+        text_mask: Tensor,
+        image: Tensor | None = None,
+        image_mask: Tensor | None = None,
+        need_weights: bool = False,
+    ) -> TransformerOutput:
+        """Returns the fused (B, Lt+Li, D) sequence, its (B, Lt+Li) mask and optional attentions."""
+        if self.modality is not None:
+            text = text + self.modality[0]
+            image = None if image is None else image + self.modality[1]
+        if image is None:
+            return self.stack(text, text_mask.bool(), need_weights)
+        image_mask = full_mask(image) if image_mask is None else image_mask
+        joint = torch.cat([text, image], dim=1)
+        return self.stack(joint, torch.cat([text_mask.bool(), image_mask.bool()], dim=1), need_weights)

@@ -1,0 +1,108 @@
+"""A Transformer encoder layer on ``scaled_dot_product_attention`` that can also return its attention map."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+from torch import Tensor, nn
+
+from clmlf.outputs import TransformerOutput
+from clmlf.spec import ComponentSpec
+
+Activation = Literal["gelu", "relu", "gelu_tanh"]
+ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU, "gelu_tanh": lambda: nn.GELU(approximate="tanh")}
+
+
+class TransformerLayer(nn.Module):
+    """Self-attention + feed-forward block, post-norm (BERT, the reference code) or pre-norm.
+
+    x: (B, L, D); key_mask: (B, L) bool, True for real tokens. Padded keys get no attention.
+    """
+
+    def __init__(
+        self,
+        d_model: int = 768,
+        num_heads: int = 12,
+        ffn_dim: int = 3072,
+        dropout: float = 0.1,
+        activation: Activation = "gelu",
+        norm_first: bool = False,
+        layer_norm_eps: float = 1e-12,
+    ) -> None:
+        super().__init__()
+        if d_model % num_heads:
+            raise ValueError(f"d_model={d_model} must be divisible by num_heads={num_heads}")
+        self.num_heads = num_heads
+        self.dropout = dropout
+        self.norm_first = norm_first
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.out = nn.Linear(d_model, d_model)
+        self.ffn = nn.Sequential(
+            nn.Linear(d_model, ffn_dim), ACTIVATIONS[activation](), nn.Dropout(dropout), nn.Linear(ffn_dim, d_model)
+        )
+        self.norm_attn = nn.LayerNorm(d_model, eps=layer_norm_eps)
+        self.norm_ffn = nn.LayerNorm(d_model, eps=layer_norm_eps)
+        self.drop = nn.Dropout(dropout)
+
+    def attention(self, x: Tensor, key_mask: Tensor, need_weights: bool) -> tuple[Tensor, Tensor | None]:
+        batch, length, dim = x.shape
+        q, k, v = self.qkv(x).view(batch, length, 3, self.num_heads, dim // self.num_heads).permute(2, 0, 3, 1, 4)
+        allowed = key_mask[:, None, None, :]  # (B, 1, 1, L)
+        p = self.dropout if self.training else 0.0
+        if need_weights:
+            scores = (q @ k.transpose(-1, -2)) / (q.shape[-1] ** 0.5)
+            weights = scores.masked_fill(~allowed, float("-inf")).softmax(-1)
+            context = F.dropout(weights, p, self.training) @ v
+        else:
+            weights = None
+            context = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, dropout_p=p)
+        return self.out(context.transpose(1, 2).reshape(batch, length, dim)), weights
+
+    def forward(self, x: Tensor, key_mask: Tensor, need_weights: bool = False) -> tuple[Tensor, Tensor | None]:
+        """Returns (B, L, D) and, when ``need_weights``, the (B, H, L, L) attention probabilities."""
+        if self.norm_first:
+            attended, weights = self.attention(self.norm_attn(x), key_mask, need_weights)
+            x = x + self.drop(attended)
+            return x + self.drop(self.ffn(self.norm_ffn(x))), weights
+        attended, weights = self.attention(x, key_mask, need_weights)
+        x = self.norm_attn(x + self.drop(attended))
+        return self.norm_ffn(x + self.drop(self.ffn(x))), weights
+
+
+class TransformerStack(nn.Module):
+    """``num_layers`` :class:`TransformerLayer` s (a final LayerNorm is added when ``norm_first``)."""
+
+    def __init__(self, num_layers: int, d_model: int, **layer_kwargs) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(TransformerLayer(d_model, **layer_kwargs) for _ in range(num_layers))
+        norm_first = layer_kwargs.get("norm_first", False)
+        eps = layer_kwargs.get("layer_norm_eps", 1e-12)
+        self.final_norm = nn.LayerNorm(d_model, eps=eps) if norm_first else nn.Identity()
+
+    def forward(self, x: Tensor, mask: Tensor, need_weights: bool = False) -> TransformerOutput:
+        attentions = []
+        for layer in self.layers:
+            x, weights = layer(x, mask, need_weights)
+            attentions.append(weights)
+        return TransformerOutput(self.final_norm(x), mask, tuple(attentions) if need_weights else None)
+
+
+def full_mask(x: Tensor) -> Tensor:
+    """(B, L) all-True mask for a (B, L, D) sequence without padding."""
+    return torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
+
+
+class TransformerSpecFields(ComponentSpec):
+    """Fields shared by the TE_I and TE_M specs (``d_model: None`` is filled from ``model.d_model``)."""
+
+    d_model: int | None = None
+    num_layers: int = Field(2, ge=0)
+    num_heads: int = Field(12, ge=1)
+    ffn_dim: int = Field(3072, ge=1)
+    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    activation: Activation = "gelu"
+    norm_first: bool = False
+    layer_norm_eps: float = Field(1e-12, gt=0.0)

@@ -1,0 +1,37 @@
+"""Attention pooling over the fused sequence (paper Eq. 6-9)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from torch import Tensor, nn
+
+from clmlf.outputs import PoolerOutput
+from clmlf.registry import register
+from clmlf.spec import ComponentSpec
+
+
+class AttentionPoolingSpec(ComponentSpec):
+    type: Literal["attention"] = "attention"
+    d_model: int | None = None
+    output_projection: bool = True
+
+
+@register("pooler", "attention", spec=AttentionPoolingSpec)
+class AttentionPooling(nn.Module):
+    """q_i = GELU(f_i W1 + b1) W2 + b2 (Eq. 6-7), softmax over real tokens (Eq. 8), R~ = sum_i q_i f_i,
+    R = GELU(R~ W_R + b_R) (Eq. 9). The reference code skips the last projection: ``output_projection=False``.
+
+    hidden (B, L, D), mask (B, L) bool -> pooled (B, D), weights (B, L).
+    """
+
+    def __init__(self, d_model: int = 768, output_projection: bool = True) -> None:
+        super().__init__()
+        self.score = nn.Sequential(nn.Linear(d_model, d_model // 2), nn.GELU(), nn.Linear(d_model // 2, 1))
+        self.project = nn.Sequential(nn.Linear(d_model, d_model), nn.GELU()) if output_projection else nn.Identity()
+
+    def forward(self, hidden: Tensor, mask: Tensor) -> PoolerOutput:
+        scores = self.score(hidden).squeeze(-1).float().masked_fill(~mask.bool(), float("-inf"))
+        weights = scores.softmax(dim=-1).to(hidden.dtype)
+        pooled = (weights.unsqueeze(-1) * hidden).sum(dim=1)
+        return PoolerOutput(self.project(pooled), weights)

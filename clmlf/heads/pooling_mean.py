@@ -1,0 +1,25 @@
+"""Masked mean pooling."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from torch import Tensor, nn
+
+from clmlf.outputs import PoolerOutput
+from clmlf.registry import register
+from clmlf.spec import ComponentSpec
+
+
+class MeanPoolingSpec(ComponentSpec):
+    type: Literal["mean"] = "mean"
+
+
+@register("pooler", "mean", spec=MeanPoolingSpec)
+class MeanPooling(nn.Module):
+    """hidden (B, L, D), mask (B, L) -> mean over real tokens (B, D); weights (B, L) = mask / count."""
+
+    def forward(self, hidden: Tensor, mask: Tensor) -> PoolerOutput:
+        weights = mask.to(hidden.dtype)
+        weights = weights / weights.sum(dim=1, keepdim=True).clamp_min(1.0)
+        return PoolerOutput((weights.unsqueeze(-1) * hidden).sum(dim=1), weights)

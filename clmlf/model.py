@@ -1,0 +1,160 @@
+"""CLMLF: composes already-built parts (text/image encoders, TE_I, TE_M, pooler, classifier, projections)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch import Tensor, nn
+
+from clmlf.outputs import CLMLFOutput, EncoderOutput
+from clmlf.spec import COMPONENT_FIELDS, ModelSpec, load_model_spec, validate_spec
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+
+
+class CLMLF(nn.Module):
+    """Text + image -> token-level fusion -> attention pooling -> classifier (paper Fig. 2).
+
+    Parts are injected (TorchMultimodal style), so any of them can be swapped or used alone:
+    ``text_encoder(input_ids, attention_mask) -> EncoderOutput``; ``image_encoder(pixel_values) -> EncoderOutput``;
+    ``image_transformer(tokens) -> TransformerOutput``; ``fusion(text, text_mask, image) -> TransformerOutput``;
+    ``pooler(hidden, mask) -> PoolerOutput``; ``head(pooled) -> logits``; ``projection(pooled) -> z``.
+    ``image_encoder=None`` gives a text-only model; ``fusion=None`` pools [text; image] tokens directly.
+    """
+
+    def __init__(
+        self,
+        text_encoder: nn.Module,
+        pooler: nn.Module,
+        head: nn.Module,
+        image_encoder: nn.Module | None = None,
+        image_transformer: nn.Module | None = None,
+        fusion: nn.Module | None = None,
+        projection: nn.Module | None = None,
+        augmented_projection: nn.Module | None = None,
+        spec: ModelSpec | None = None,
+    ) -> None:
+        super().__init__()
+        self.text_encoder = text_encoder
+        self.image_encoder = image_encoder
+        self.image_transformer = image_transformer
+        self.fusion = fusion
+        self.pooler = pooler
+        self.head = head
+        self.projection = projection
+        self.augmented_projection = augmented_projection
+        self.spec = spec
+
+    @classmethod
+    def from_spec(cls, spec: ModelSpec, **overrides: Any) -> CLMLF:
+        """Build every part from its spec; ``overrides`` are applied to each part whose spec has that field
+        (e.g. ``pretrained=False`` to skip weight loading before a checkpoint is restored)."""
+        parts = {}
+        for name in COMPONENT_FIELDS:
+            part_spec = getattr(spec, name)
+            if part_spec is not None:
+                own = {key: value for key, value in overrides.items() if key in type(part_spec).model_fields}
+                parts[name] = part_spec.build(**own)
+        return cls(**parts, spec=spec)
+
+    def encode_image(self, pixel_values: Tensor | None = None, image_features: Tensor | None = None) -> EncoderOutput | None:
+        """Image tokens (B, Li, D) from pixels (B, 3, H, W) or cached backbone features (B, C, h, w), then TE_I."""
+        if self.image_encoder is None or (pixel_values is None and image_features is None):
+            return None
+        if image_features is not None:
+            image = self.image_encoder.tokens(image_features)
+        else:
+            image = self.image_encoder(pixel_values)
+        if self.image_transformer is not None:
+            encoded = self.image_transformer(image.hidden, image.mask)
+            image = EncoderOutput(encoded.hidden, image.mask, image.pooled)
+        return image
+
+    def forward(
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor,
+        pixel_values: Tensor | None = None,
+        token_type_ids: Tensor | None = None,
+        image_features: Tensor | None = None,
+        view: Literal["original", "augmented"] = "original",
+        return_attention: bool = False,
+    ) -> CLMLFOutput:
+        """input_ids/attention_mask/token_type_ids: (B, Lt); pixel_values: (B, 3, H, W) or cached
+        image_features: (B, C, h, w). ``view="augmented"`` uses the augmented-view projection head (DBCL)."""
+        if self.image_encoder is not None and pixel_values is None and image_features is None:
+            raise ValueError("this model has an image encoder: pass pixel_values (or cached image_features)")
+        text = self.text_encoder(input_ids, attention_mask, token_type_ids)
+        image = self.encode_image(pixel_values, image_features)
+        image_hidden = None if image is None else image.hidden
+        image_mask = None if image is None else image.mask
+        if self.fusion is not None:
+            fused = self.fusion(text.hidden, text.mask, image_hidden, image_mask, need_weights=return_attention)
+            hidden, mask, attention = fused.hidden, fused.mask, fused.attentions
+        elif image is None:
+            hidden, mask, attention = text.hidden, text.mask, None
+        else:
+            hidden, mask, attention = torch.cat([text.hidden, image_hidden], 1), torch.cat([text.mask, image_mask], 1), None
+        pooled = self.pooler(hidden, mask)
+        projection = self.augmented_projection if view == "augmented" and self.augmented_projection else self.projection
+        return CLMLFOutput(
+            logits=self.head(pooled.pooled),
+            pooled=pooled.pooled,
+            fused=hidden,
+            fused_mask=mask,
+            z=None if projection is None else projection(pooled.pooled),
+            attention=attention,
+            pooling_weights=pooled.weights,
+            num_text_tokens=text.hidden.shape[1],
+        )
+
+    def save_pretrained(self, directory: str | Path) -> Path:
+        """Write ``config.json`` (full spec + versions) and ``model.safetensors`` atomically into ``directory``."""
+        from safetensors.torch import save_model
+
+        if self.spec is None:
+            raise ValueError("save_pretrained needs a model built from a spec (clmlf.build_model / CLMLF.from_spec)")
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        config = {"spec": self.spec.model_dump(mode="json"), "versions": library_versions()}
+        with tempfile.TemporaryDirectory(dir=directory, prefix=".tmp-") as scratch:
+            save_model(self, os.path.join(scratch, WEIGHTS_NAME))
+            Path(scratch, CONFIG_NAME).write_text(json.dumps(config, indent=2))
+            for name in (WEIGHTS_NAME, CONFIG_NAME):
+                os.replace(os.path.join(scratch, name), directory / name)
+        return directory
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, map_location: str | torch.device = "cpu") -> CLMLF:
+        """Rebuild from ``config.json`` (no pretrained download) and load ``model.safetensors`` (no pickle)."""
+        from safetensors.torch import load_model
+
+        directory = Path(directory)
+        config_path, weights_path = directory / CONFIG_NAME, directory / WEIGHTS_NAME
+        for path in (config_path, weights_path):
+            if not path.is_file():
+                raise FileNotFoundError(f"{path} is missing; a CLMLF checkpoint directory holds {CONFIG_NAME} and {WEIGHTS_NAME}")
+        config = json.loads(config_path.read_text())
+        spec = validate_spec(ModelSpec, config.get("spec"), str(config_path), prefix=("spec",))
+        model = cls.from_spec(spec, pretrained=False)
+        load_model(model, str(weights_path), device=str(map_location))
+        return model
+
+
+def library_versions() -> dict[str, str]:
+    import transformers
+
+    from clmlf import __version__
+
+    return {"clmlf": __version__, "torch": torch.__version__, "transformers": transformers.__version__}
+
+
+def build_model(spec: Any) -> CLMLF:
+    """A :class:`CLMLF` from an ExperimentSpec, ModelSpec, mapping or YAML path."""
+    return CLMLF.from_spec(load_model_spec(spec))

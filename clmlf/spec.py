@@ -1,0 +1,235 @@
+"""Pydantic specs: one frozen, ``extra="forbid"`` spec per component, dispatched on ``type`` through the live registry.
+
+A spec's :meth:`ComponentSpec.build` is the only bridge from config to code: it calls the registered
+component with the spec's fields as keyword arguments. Fields that hold another component are typed
+``Component("kind")``; they validate a mapping by looking up its ``type`` in the registry *at validation
+time*, so a plugin's spec validates exactly like a built-in one and errors keep their dotted path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError, core_schema
+
+from clmlf.errors import SpecError
+from clmlf.registry import did_you_mean, registry
+
+
+class ComponentSpec(BaseModel):
+    """Base of every component spec. Subclasses declare ``type: Literal["name"] = "name"`` plus constructor kwargs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
+    component_kind: ClassVar[str] = ""
+
+    def kwargs(self) -> dict[str, Any]:
+        """Constructor keyword arguments: every field but ``type`` (nested specs stay spec objects)."""
+        return {name: getattr(self, name) for name in type(self).model_fields if name != "type"}
+
+    def build(self, **overrides: Any) -> Any:
+        """Instantiate the registered component with this spec's fields (``overrides`` win)."""
+        component = registry().entry(self.component_kind, self.type).component
+        return component(**{**self.kwargs(), **overrides})
+
+
+class Component:
+    """Field annotation for "a spec of this kind": ``text_encoder: Annotated[ComponentSpec, Component("text_encoder")]``."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def validate(self, value: Any) -> ComponentSpec:
+        if isinstance(value, ComponentSpec):
+            if value.component_kind != self.kind:
+                raise PydanticCustomError(
+                    "wrong_component_kind",
+                    "expected a {kind} spec, got a {got} spec ({name})",
+                    {"kind": self.kind, "got": value.component_kind, "name": type(value).__name__},
+                )
+            return value
+        if not isinstance(value, Mapping):
+            raise PydanticCustomError(
+                "component_mapping", "expected a mapping with a `type` key naming a {kind}", {"kind": self.kind}
+            )
+        known = registry().names(self.kind)
+        name = value.get("type")
+        if name is None or name not in known:
+            message = (
+                f"field required: name the {self.kind} with `type`; known: {', '.join(known)}"
+                if name is None
+                else f"unknown {self.kind} {name!r}; known: {', '.join(known)}.{did_you_mean(str(name), known)}"
+            )
+            raise ValidationError.from_exception_data(
+                "ComponentSpec",
+                [{"type": PydanticCustomError("unknown_component", message), "loc": ("type",), "input": name}],
+            )
+        return registry().entry(self.kind, name).spec.model_validate(dict(value))
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(
+            self.validate,
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                lambda spec, info: spec.model_dump(mode=info.mode), info_arg=True
+            ),
+        )
+
+    def __get_pydantic_json_schema__(self, schema: Any, handler: Any) -> dict[str, Any]:
+        variants = [handler(entry.spec.__pydantic_core_schema__) for entry in registry().entries(self.kind)]
+        return {"oneOf": variants, "title": self.kind}
+
+
+def format_errors(error: ValidationError, prefix: tuple[str | int, ...] = ()) -> list[str]:
+    """``["model.fusion.bogus: extra inputs are not permitted", ...]`` — one line per problem."""
+    lines = []
+    for item in error.errors(include_url=False):
+        path = ".".join(str(part) for part in (*prefix, *item["loc"])) or "<root>"
+        message = item["msg"]
+        lines.append(f"{path}: {message[:1].lower()}{message[1:]}")
+    return lines
+
+
+def validate_spec(spec_cls: type[BaseModel], data: Any, source: str = "spec", prefix: tuple[str | int, ...] = ()) -> Any:
+    """``spec_cls.model_validate(data)`` that raises :class:`SpecError` listing every problem."""
+    try:
+        return spec_cls.model_validate(data)
+    except ValidationError as error:
+        raise SpecError(source, format_errors(error, prefix)) from None
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """A YAML mapping from ``path``; missing files and syntax errors become :class:`SpecError`."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(str(path), ["file not found (pass a YAML config path, e.g. configs/tiny.yaml)"])
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "<root>"
+        raise SpecError(str(path), [f"{where}: invalid YAML ({getattr(error, 'problem', error)})"]) from None
+    if not isinstance(data, dict):
+        raise SpecError(str(path), ["<root>: expected a mapping at the top level"])
+    return data
+
+
+def apply_overrides(data: dict[str, Any], assignments: list[str]) -> dict[str, Any]:
+    """Apply ``["train.epochs=3", "model.fusion.num_layers=2"]`` (values parsed as YAML) to a nested mapping copy."""
+    import copy
+
+    import yaml
+
+    data = copy.deepcopy(data)
+    problems = []
+    for assignment in assignments:
+        key, sep, raw = assignment.partition("=")
+        if not sep or not key.strip():
+            problems.append(f"--set {assignment!r}: expected KEY=VALUE with a dotted KEY, e.g. train.epochs=3")
+            continue
+        *parents, leaf = key.strip().split(".")
+        node = data
+        for part in parents:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                problems.append(f"--set {assignment!r}: {part!r} is not a mapping")
+                break
+            node = child
+        else:
+            node[leaf] = yaml.safe_load(raw)
+    if problems:
+        raise SpecError("--set", problems)
+    return data
+
+
+def component(kind: str) -> Any:
+    """Annotation for a field holding a spec of ``kind``: ``fusion: component("fusion")``."""
+    from typing import Annotated
+
+    return Annotated[ComponentSpec, Component(kind)]
+
+
+class ModelSpec(BaseModel):
+    """The CLMLF architecture. ``d_model`` and ``num_classes`` flow into components that leave them unset.
+
+    ``image_encoder: null`` gives a text-only model; ``fusion: null`` pools the concatenated
+    [text; image] tokens without the fusion Transformer (the ablations of paper Table 3).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    d_model: int = Field(768, ge=1)
+    num_classes: int = Field(3, ge=2)
+    text_encoder: component("text_encoder")
+    image_encoder: component("image_encoder") | None = None
+    image_transformer: component("image_transformer") | None = None
+    fusion: component("fusion") | None = None
+    pooler: component("pooler")
+    head: component("head")
+    projection: component("projection") | None = None
+    augmented_projection: component("projection") | None = None
+
+    @model_validator(mode="after")
+    def _fill_shared_sizes(self) -> ModelSpec:
+        shared = {"d_model": self.d_model, "num_classes": self.num_classes}
+        for name in COMPONENT_FIELDS:
+            spec = getattr(self, name)
+            if spec is None:
+                continue
+            fill = {key: value for key, value in shared.items() if key in type(spec).model_fields and getattr(spec, key) is None}
+            for key, value in shared.items():
+                own = getattr(spec, key, None) if key in type(spec).model_fields else None
+                if own is not None and own != value:
+                    raise ValueError(f"{name}.{key}={own} differs from model {key}={value}; leave it unset to inherit")
+            if fill:
+                object.__setattr__(self, name, spec.model_copy(update=fill))
+        if self.image_transformer is not None and self.image_encoder is None:
+            raise ValueError("image_transformer is set but image_encoder is null; drop one of them")
+        if self.augmented_projection is not None and self.projection is None:
+            raise ValueError("augmented_projection needs a projection for the original view")
+        return self
+
+    def build(self):
+        """The :class:`clmlf.CLMLF` this spec describes (random or pretrained weights as the specs say)."""
+        from clmlf.model import CLMLF
+
+        return CLMLF.from_spec(self)
+
+
+COMPONENT_FIELDS = (
+    "text_encoder", "image_encoder", "image_transformer", "fusion", "pooler", "head", "projection", "augmented_projection",
+)
+
+
+class ExperimentSpec(BaseModel):
+    """A whole run: the model now; data, training and losses sections are added by the training code."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = "clmlf"
+    model: ModelSpec
+
+
+def load_spec(source: str | Path | Mapping[str, Any], overrides: list[str] | None = None) -> ExperimentSpec:
+    """An :class:`ExperimentSpec` from a YAML path or a mapping; raises :class:`SpecError` listing every problem."""
+    if isinstance(source, Mapping):
+        data, name = dict(source), "spec"
+    else:
+        data, name = read_yaml(source), str(source)
+    if overrides:
+        data = apply_overrides(data, overrides)
+    return validate_spec(ExperimentSpec, data, name)
+
+
+def load_model_spec(source: ExperimentSpec | ModelSpec | str | Path | Mapping[str, Any]) -> ModelSpec:
+    """A :class:`ModelSpec` from any accepted form (a mapping may be an experiment or a bare model)."""
+    if isinstance(source, ModelSpec):
+        return source
+    if isinstance(source, ExperimentSpec):
+        return source.model
+    if isinstance(source, Mapping) and "model" not in source:
+        return validate_spec(ModelSpec, dict(source), "model spec", prefix=("model",))
+    return load_spec(source).model

@@ -1,0 +1,42 @@
+"""Shared fixtures: tiny random models only (no downloads)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never download
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import pytest
+import torch
+
+import clmlf
+
+REPO = Path(__file__).resolve().parents[1]
+TINY_CONFIG = REPO / "configs" / "tiny.yaml"
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def tiny_spec() -> clmlf.ExperimentSpec:
+    return clmlf.load_spec(TINY_CONFIG)
+
+
+@pytest.fixture
+def tiny_model(tiny_spec) -> clmlf.CLMLF:
+    return clmlf.build_model(tiny_spec).eval()
+
+
+def tiny_batch(batch: int = 2, length: int = 9, image: int = 64, pad: int = 3) -> dict[str, torch.Tensor]:
+    """Random ids with the last ``pad`` positions of row 0 padded, random pixels."""
+    input_ids = torch.randint(1000, 2000, (batch, length))
+    input_ids[:, 0] = 101
+    attention_mask = torch.ones(batch, length, dtype=torch.long)
+    attention_mask[0, length - pad:] = 0
+    input_ids[0, length - pad:] = 0
+    return {"input_ids": input_ids, "attention_mask": attention_mask, "pixel_values": torch.randn(batch, 3, image, image)}

@@ -1,0 +1,91 @@
+import json
+import time
+
+import pytest
+import torch
+
+import clmlf
+from clmlf.model import CLMLF
+from conftest import REPO, TINY_CONFIG, tiny_batch
+
+
+def test_tiny_config_builds_and_runs_fast():
+    start = time.perf_counter()
+    model = clmlf.build_model(TINY_CONFIG).eval()
+    out = model(**tiny_batch(), return_attention=True)
+    assert time.perf_counter() - start < 5.0
+    assert out.logits.shape == (2, 3) and out.pooled.shape == (2, 32) and out.z.shape == (2, 32)
+    assert out.fused.shape[:2] == out.fused_mask.shape and out.num_text_tokens == 9
+    assert len(out.attention) == 2 and out.attention[-1].shape[1] == 2
+    assert (out.pooling_weights[0, 6:9] == 0).all(), "padded text tokens get no pooling weight"
+    assert (out.attention[-1][0, :, :, 6:9] == 0).all(), "padded text tokens get no attention"
+    assert torch.isfinite(out.logits).all() and out.logits.abs().sum() > 0
+
+
+def test_padding_changes_nothing_end_to_end(tiny_model):
+    batch = tiny_batch()
+    longer = dict(batch)
+    longer["input_ids"] = torch.cat([batch["input_ids"], torch.full((2, 4), 1234)], 1)
+    longer["attention_mask"] = torch.cat([batch["attention_mask"], torch.zeros(2, 4, dtype=torch.long)], 1)
+    torch.testing.assert_close(tiny_model(**longer).logits, tiny_model(**batch).logits, atol=1e-5, rtol=1e-5)
+
+
+def test_augmented_view_uses_its_own_projection(tiny_model):
+    batch = tiny_batch()
+    original, augmented = tiny_model(**batch), tiny_model(**batch, view="augmented")
+    torch.testing.assert_close(original.logits, augmented.logits)
+    assert not torch.allclose(original.z, augmented.z)
+
+
+def test_checkpoint_round_trip_gives_identical_logits(tiny_model, tmp_path):
+    batch = tiny_batch()
+    expected = tiny_model(**batch).logits
+    tiny_model.save_pretrained(tmp_path / "ckpt")
+    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["config.json", "model.safetensors"]
+    config = json.loads((tmp_path / "ckpt" / "config.json").read_text())
+    assert config["versions"]["clmlf"] == clmlf.__version__ and config["spec"]["fusion"]["num_heads"] == 2
+    restored = CLMLF.from_pretrained(tmp_path / "ckpt").eval()
+    assert torch.equal(restored(**batch).logits, expected)
+
+
+def test_from_pretrained_reports_missing_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="config.json is missing"):
+        CLMLF.from_pretrained(tmp_path)
+
+
+def test_cached_image_features_match_pixels(tiny_model):
+    batch = tiny_batch()
+    features = tiny_model.image_encoder.features(batch["pixel_values"])
+    cached = tiny_model(batch["input_ids"], batch["attention_mask"], image_features=features)
+    torch.testing.assert_close(cached.logits, tiny_model(**batch).logits)
+
+
+def test_text_only_and_no_fusion_variants(tiny_spec):
+    data = tiny_spec.model.model_dump()
+    text_only = clmlf.build_model({**data, "image_encoder": None, "image_transformer": None}).eval()
+    batch = tiny_batch()
+    assert text_only(batch["input_ids"], batch["attention_mask"]).fused.shape[1] == 9
+    no_fusion = clmlf.build_model({**data, "fusion": None}).eval()
+    assert no_fusion(**batch).logits.shape == (2, 3)
+    with pytest.raises(ValueError, match="pass pixel_values"):
+        clmlf.build_model(data)(batch["input_ids"], batch["attention_mask"])
+
+
+def test_components_compose_without_specs():
+    from clmlf.fusion import FusionEncoder
+    from clmlf.heads import AttentionPooling, MLPClassifier
+
+    fusion, pooler, head = FusionEncoder(16, num_layers=1, num_heads=2, ffn_dim=32), AttentionPooling(16), MLPClassifier(16, 2)
+    fused = fusion(torch.randn(3, 5, 16), torch.ones(3, 5, dtype=torch.bool), torch.randn(3, 4, 16))
+    assert head(pooler(fused.hidden, fused.mask).pooled).shape == (3, 2)
+
+
+@pytest.mark.slow
+def test_paper_size_config_builds_and_runs_on_cpu():
+    overrides = ["model.text_encoder.pretrained=false", "model.image_encoder.pretrained=false"]
+    model = clmlf.build_model(clmlf.load_spec(REPO / "configs" / "mvsa_single.yaml", overrides)).eval()
+    params = sum(p.numel() for p in model.parameters())
+    assert 165e6 < params < 190e6, params  # BERT-base 109M + ResNet-50 23.5M + 5 Transformer layers 35M + heads
+    with torch.no_grad():
+        out = model(**tiny_batch(batch=1, length=12, image=224, pad=0))
+    assert out.fused.shape == (1, 12 + 50, 768) and out.logits.shape == (1, 3)

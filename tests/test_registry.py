@@ -1,0 +1,60 @@
+from typing import Literal
+
+import pytest
+from torch import nn
+
+import clmlf
+from clmlf.registry import Registry, RegistryError
+from clmlf.spec import ComponentSpec
+
+
+class DummySpec(ComponentSpec):
+    type: Literal["dummy"] = "dummy"
+    width: int = 4
+
+
+class Dummy(nn.Module):
+    def __init__(self, width: int = 4) -> None:
+        super().__init__()
+        self.width = width
+
+
+def test_register_get_list_and_build():
+    registry = Registry()
+    registry.register("pooler", "dummy", spec=DummySpec)(Dummy)
+    assert registry.entry("pooler", "dummy").component is Dummy
+    assert registry.list("pooler") == {"pooler": ["dummy"]}
+    assert registry.list("pooler", pattern="x*") == {"pooler": []}
+
+
+def test_duplicate_name_names_both_modules_and_override_allows_it():
+    registry = Registry()
+    registry.add("pooler", "dummy", Dummy, DummySpec)
+
+    class Other(nn.Module):
+        pass
+
+    with pytest.raises(RegistryError) as error:
+        registry.add("pooler", "dummy", Other, DummySpec)
+    assert str(error.value).count(__name__) == 2 and "override=True" in str(error.value)
+    registry.add("pooler", "dummy", Other, DummySpec, override=True)
+    assert registry.entry("pooler", "dummy").component is Other
+
+
+def test_unknown_names_list_known_and_suggest():
+    with pytest.raises(RegistryError, match=r"known poolers: attention, cls, mean\. Did you mean 'attention'\?"):
+        clmlf.get_component("pooler", "atention")
+    with pytest.raises(RegistryError, match="Did you mean 'fusion'"):
+        clmlf.get_component("fusoin", "transformer")
+
+
+def test_spec_type_must_match_name():
+    with pytest.raises(RegistryError, match="must declare `type: Literal\\['other'\\]"):
+        Registry().add("pooler", "other", Dummy, DummySpec)
+
+
+def test_builtins_cover_every_kind_of_the_core():
+    listed = clmlf.list_components()
+    for kind in ("text_encoder", "image_encoder", "image_transformer", "fusion", "pooler", "head", "projection", "formatter"):
+        assert listed[kind], kind
+    assert clmlf.list_components("image_encoder", pattern="*resnet*") == {"image_encoder": ["torchvision_resnet"]}
