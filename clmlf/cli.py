@@ -1,4 +1,4 @@
-"""The ``clmlf`` command line: ``validate``, ``components``, ``schema`` (training commands are added by later parts)."""
+"""The ``clmlf`` command line: train / evaluate / predict, validate, components, schema, dataset-info."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Callable
 
-from clmlf.errors import PluginError, SpecError
+from clmlf.errors import PluginError
 from clmlf.registry import RegistryError
 
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {}
@@ -64,6 +64,73 @@ def schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def train_arguments(parser: argparse.ArgumentParser) -> None:
+    config_arguments(parser)
+    parser.add_argument("--out", default=None, help="run directory (default: runs/<config name>)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last finished epoch")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+@command("train", "train and evaluate a model; writes a run directory", train_arguments)
+def train(args: argparse.Namespace) -> int:
+    from clmlf.spec import load_spec
+    from clmlf.train.trainer import train as run_training
+
+    spec = load_spec(args.config, args.overrides)
+    out = args.out or f"runs/{spec.name}"
+    metrics = run_training(spec, out, resume=args.resume, progress=not args.no_progress)
+    test = metrics["test"]
+    print(json.dumps({"run": out, "best_epoch": metrics["best_epoch"], "test": test, "wall_s": round(metrics["wall_s"], 1)}))
+    return 0
+
+
+def evaluate_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", help="a run directory made by `clmlf train`")
+    parser.add_argument("--split", default="test", choices=["train", "dev", "test"])
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override data settings, e.g. --set data.root=/data")
+
+
+@command("evaluate", "evaluate a run's best checkpoint on a split; prints metrics JSON", evaluate_arguments)
+def evaluate(args: argparse.Namespace) -> int:
+    from clmlf.train.commands import evaluate_run
+
+    print(json.dumps(evaluate_run(args.run_dir, args.split, args.overrides)))
+    return 0
+
+
+def predict_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", help="a run directory made by `clmlf train`")
+    parser.add_argument("--text", help="the post's text")
+    parser.add_argument("--image", help="path of the post's image")
+    parser.add_argument("--aspect", help="aspect term (aspect datasets)")
+    parser.add_argument("--jsonl", help='batch mode: a JSONL file of {"text", "image", "aspect"} objects ("-" = stdin)')
+
+
+@command("predict", "predict labels for new posts; prints one JSON line per post", predict_arguments)
+def predict(args: argparse.Namespace) -> int:
+    from clmlf.train.commands import predict_lines
+
+    for line in predict_lines(args.run_dir, args.text, args.image, args.aspect, args.jsonl):
+        print(line, flush=True)
+    return 0
+
+
+def dataset_info_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", help="mvsa_single, mvsa_multiple, hfm, twitter2015, twitter2017 (or a plugin dataset)")
+    parser.add_argument("--root", default=None, help="data root (default: CLMLF_DATA_DIR, then ../shared/data)")
+
+
+@command("dataset-info", "print split sizes and train class counts as JSON", dataset_info_arguments)
+def dataset_info(args: argparse.Namespace) -> int:
+    from clmlf.registry import registry
+
+    spec = registry().entry("dataset", args.name).spec()
+    splits = spec.build(**({"root": args.root} if args.root else {}))
+    print(json.dumps(splits.info()))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     from clmlf import __version__
 
@@ -78,10 +145,13 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import logging
+
     args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         return args.run(args)
-    except (SpecError, RegistryError, PluginError, FileNotFoundError) as error:
+    except (ValueError, RegistryError, PluginError, FileNotFoundError) as error:  # SpecError, DataError are ValueErrors
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError, core_schema
@@ -204,13 +204,88 @@ COMPONENT_FIELDS = (
 )
 
 
+class DataSpec(BaseModel):
+    """Which dataset and how samples become model inputs.
+
+    ``root`` (or ``CLMLF_DATA_DIR``) overrides the dataset's own ``root``. ``augmentation`` makes the training
+    image views (null: the evaluation view). ``cache_image_features`` runs a *frozen* image encoder once over
+    every image and trains on the stored feature maps (``augmented_image_views`` RandAugment views per training
+    image are cached too, for DBCL; 0 reuses the evaluation view).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dataset: component("dataset")
+    root: str | None = None
+    formatter: component("formatter") | None = None
+    augmentation: component("augmentation") | None = None
+    image_size: int = Field(224, ge=32)
+    on_bad_image: Literal["error", "skip"] = "error"
+    cache_image_features: bool = False
+    augmented_image_views: int = Field(1, ge=0)
+    feature_cache_dir: str | None = None
+    num_workers: int = Field(0, ge=0)
+
+
+class TrainSpec(BaseModel):
+    """Optimisation (REFERENCE.md §4: AdamW 2e-5, weight decay 0.01; text encoder frozen for the first epochs)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    epochs: int = Field(10, ge=1)
+    batch_size: int = Field(32, ge=1)
+    eval_batch_size: int = Field(64, ge=1)
+    lr: float = Field(2e-5, gt=0)
+    text_encoder_lr: float | None = Field(None, ge=0)
+    image_encoder_lr: float | None = Field(None, ge=0)
+    weight_decay: float = Field(0.01, ge=0)
+    decay_norm_and_bias: bool = False
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = Field(1e-8, gt=0)
+    text_freeze_epochs: int = Field(0, ge=0)
+    schedule: Literal["constant", "linear", "cosine"] = "constant"
+    warmup_ratio: float = Field(0.0, ge=0, lt=1)
+    grad_accumulation: int = Field(1, ge=1)
+    max_grad_norm: float | None = Field(None, gt=0)
+    seed: int = 42
+    deterministic: bool = False
+    select_metric: Literal["accuracy", "f1"] = "accuracy"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    bf16: bool = True
+    num_threads: int | None = Field(None, ge=1)
+
+
+class LossesSpec(BaseModel):
+    """L = L_sc + lbcl_weight * L_lbcl + dbcl_weight * L_dbcl (REFERENCE.md §2; weights 0 turn a loss off)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    lbcl_weight: float = Field(1.0, ge=0)
+    dbcl_weight: float = Field(1.0, ge=0)
+    temperature: float = Field(0.07, gt=0)
+    lbcl_variant: Literal["supcon", "clmlf"] = "supcon"
+    dbcl_variant: Literal["ntxent", "clmlf"] = "ntxent"
+    impl: Literal["auto", "reference", "chunked", "triton", "pml"] = "auto"
+    label_smoothing: float = Field(0.0, ge=0, lt=1)
+
+
 class ExperimentSpec(BaseModel):
-    """A whole run: the model now; data, training and losses sections are added by the training code."""
+    """A whole run: model, data, training and losses."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = "clmlf"
     model: ModelSpec
+    data: DataSpec | None = None
+    train: TrainSpec = TrainSpec()
+    losses: LossesSpec = LossesSpec()
+
+    @model_validator(mode="after")
+    def _losses_need_projections(self) -> ExperimentSpec:
+        uses_contrast = self.losses.lbcl_weight > 0 or self.losses.dbcl_weight > 0
+        if self.data is not None and uses_contrast and self.model.projection is None:
+            raise ValueError("losses.lbcl_weight / dbcl_weight > 0 need model.projection; add one or set the weights to 0")
+        return self
 
 
 def load_spec(source: str | Path | Mapping[str, Any], overrides: list[str] | None = None) -> ExperimentSpec:

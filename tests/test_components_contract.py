@@ -30,6 +30,9 @@ TINY_SPECS: dict[tuple[str, str], dict] = {
     ("projection", "mlp"): {"d_model": D, "out_dim": 16},
     ("formatter", "sentence"): {},
     ("formatter", "aspect"): {},
+    ("augmentation", "none"): {"image_size": 48},
+    ("augmentation", "randaugment"): {"image_size": 48},
+    **{("dataset", name): {"max_train": 12, "max_eval": 6} for name in ("mvsa_single", "mvsa_multiple", "hfm", "twitter2015", "twitter2017")},
 }
 
 
@@ -127,6 +130,31 @@ def check_formatter(formatter):
     return batch["input_ids"].float()
 
 
+def check_augmentation(transform):
+    from PIL import Image
+
+    view = transform(Image.new("RGB", (90, 70), (200, 30, 30)))
+    assert view.shape == (3, 48, 48) and view.dtype == torch.float32
+    return view
+
+
+def check_dataset(splits):
+    info = splits.info()
+    assert (info["train"], info["dev"], info["test"]) == (12, 6, 6)
+    assert len(info["classes"]) == splits.num_classes and all(s.text for s in splits.train)
+    return torch.tensor([s.label for s in splits.train], dtype=torch.float32) + 1
+
+
+def data_available() -> bool:
+    from clmlf.data.root import locate_data_root
+
+    try:
+        locate_data_root()
+        return True
+    except Exception:
+        return False
+
+
 CHECKS = {
     "text_encoder": check_text_encoder,
     "image_encoder": check_image_encoder,
@@ -136,11 +164,15 @@ CHECKS = {
     "head": check_vector_module,
     "projection": check_vector_module,
     "formatter": check_formatter,
+    "augmentation": check_augmentation,
+    "dataset": check_dataset,
 }
 
 
 @pytest.mark.parametrize(("kind", "name"), sorted(TINY_SPECS), ids=lambda value: str(value))
 def test_component_contract(kind, name):
+    if kind == "dataset" and not data_available():
+        pytest.skip("real data (../shared/data) absent")
     spec_class = registry().entry(kind, name).spec
     spec = spec_class.model_validate({"type": name, **TINY_SPECS[(kind, name)]})
     assert spec_class.model_validate(spec.model_dump(mode="json")) == spec, "spec round trip"

@@ -38,6 +38,7 @@ class ImageTokenOptions(ComponentSpec):
     projection: TokenProjection = "linear_gelu"
     pretrained: bool = True
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    pool_size: int | None = Field(None, ge=1)
 
 
 def feature_map_to_tokens(features: Tensor, layout: TokenLayout) -> Tensor:
@@ -58,6 +59,7 @@ class ImageTokenEncoder(nn.Module):
     With ``global_token`` a separately projected average-pooled vector is prepended (reference code).
     ``freeze`` stops backbone gradients; ``bn_eval_when_frozen`` keeps its BatchNorm statistics fixed
     (the reference code lets them drift in train mode: ``bn_eval_when_frozen=False`` reproduces that).
+    ``pool_size=k`` average-pools the map to k x k positions first (fewer tokens, cheaper fusion; None: all).
     """
 
     def __init__(
@@ -72,6 +74,7 @@ class ImageTokenEncoder(nn.Module):
         bn_eval_when_frozen: bool = True,
         projection: TokenProjection = "linear_gelu",
         dropout: float = 0.0,
+        pool_size: int | None = None,
     ) -> None:
         super().__init__()
         self.backbone = backbone
@@ -84,6 +87,7 @@ class ImageTokenEncoder(nn.Module):
         self.project = token_projection(num_features, d_model, projection)
         self.project_global = token_projection(num_features, d_model, projection) if global_token else None
         self.dropout = nn.Dropout(dropout)
+        self.pool = nn.AdaptiveAvgPool2d(pool_size) if pool_size else nn.Identity()
         if freeze:
             freeze_module(backbone)
 
@@ -100,7 +104,8 @@ class ImageTokenEncoder(nn.Module):
 
     def tokens(self, features: Tensor) -> EncoderOutput:
         """Feature map (cached or fresh) -> projected tokens (B, Li, d_model), mask (B, Li), pooled (B, d_model)."""
-        raw = feature_map_to_tokens(features, self.token_layout)
+        features = features.to(self.project_dtype)
+        raw = feature_map_to_tokens(self.pool(features) if features.dim() == 4 else features, self.token_layout)
         hidden = self.project(raw)
         pooled_raw = features.mean(dim=(2, 3)) if features.dim() == 4 else features.mean(dim=1)
         pooled = hidden.mean(dim=1)
@@ -110,6 +115,10 @@ class ImageTokenEncoder(nn.Module):
         hidden = self.dropout(hidden)
         mask = torch.ones(hidden.shape[:2], dtype=torch.bool, device=hidden.device)
         return EncoderOutput(hidden, mask, pooled)
+
+    @property
+    def project_dtype(self) -> torch.dtype:
+        return next(self.project.parameters()).dtype
 
     def forward(self, pixel_values: Tensor) -> EncoderOutput:
         return self.tokens(self.features(pixel_values))

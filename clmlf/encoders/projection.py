@@ -20,6 +20,8 @@ def token_projection(in_dim: int, d_model: int, kind: TokenProjection) -> nn.Mod
 
 
 def freeze_module(module: nn.Module) -> None:
-    """Stop gradients into ``module`` (its BatchNorm mode is handled by the owner's ``train()``)."""
+    """Stop gradients into ``module`` for good (its BatchNorm mode is handled by the owner's ``train()``);
+    the mark keeps training schedules from unfreezing it."""
     for parameter in module.parameters():
         parameter.requires_grad_(False)
+        parameter._clmlf_frozen = True

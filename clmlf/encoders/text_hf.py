@@ -62,6 +62,17 @@ def quiet_transformers():
         logging.enable_progress_bar()
 
 
+def freeze_bottom_layers(backbone: nn.Module, count: int) -> None:
+    """Freeze the embeddings and the first ``count`` Transformer layers of a BERT-family ``backbone``."""
+    layers = getattr(getattr(backbone, "encoder", None), "layer", None)
+    if layers is None or not hasattr(backbone, "embeddings"):
+        raise ValueError(f"freeze_layers needs a BERT-style model with .embeddings and .encoder.layer; got {type(backbone).__name__}")
+    if count > len(layers):
+        raise ValueError(f"freeze_layers={count} exceeds the model's {len(layers)} layers")
+    for module in (backbone.embeddings, *layers[:count]):
+        freeze_module(module)
+
+
 class HFTextEncoderSpec(ComponentSpec):
     type: Literal["hf"] = "hf"
     model_name: str = "bert-base-uncased"
@@ -70,6 +81,7 @@ class HFTextEncoderSpec(ComponentSpec):
     d_model: int | None = None
     projection: TokenProjection = "linear_gelu"
     freeze: bool = False
+    freeze_layers: int = Field(0, ge=0)
     max_length: int = Field(200, ge=4)
     tokenizer_name: str | None = None
 
@@ -78,6 +90,8 @@ class HFTextEncoderSpec(ComponentSpec):
 class HFTextEncoder(nn.Module):
     """Any transformers encoder by hub name or local directory -> (B, L, d_model) token states.
 
+    ``freeze`` stops gradients into the whole backbone; ``freeze_layers=k`` only into the embeddings and the
+    first k layers (backward stops there: cheaper fine-tuning on CPU).
     ``pretrained=False`` builds a random model from the config (+ ``config_overrides``: tiny test models).
     Every token goes through ``projection`` (reference code: Linear + GELU). ``max_length`` (reference: 200
     word pieces) is read by the collator; :meth:`tokenizer` loads the matching tokenizer lazily.
@@ -91,6 +105,7 @@ class HFTextEncoder(nn.Module):
         d_model: int | None = None,
         projection: TokenProjection = "linear_gelu",
         freeze: bool = False,
+        freeze_layers: int = 0,
         max_length: int = 200,
         tokenizer_name: str | None = None,
     ) -> None:
@@ -111,6 +126,8 @@ class HFTextEncoder(nn.Module):
         self.project = token_projection(hidden, self.d_model, projection)
         if freeze:
             freeze_module(self.backbone)
+        elif freeze_layers:
+            freeze_bottom_layers(self.backbone, freeze_layers)
         self._tokenizer = None
 
     def tokenizer(self):

@@ -28,6 +28,7 @@ class MiniLMTextEncoderSpec(ComponentSpec):
     d_model: int | None = None
     projection: TokenProjection = "linear_gelu"
     freeze: bool = False
+    freeze_layers: int = Field(0, ge=0)
     max_length: int = Field(128, ge=4)
 
 
@@ -38,7 +39,8 @@ def minilm_text_encoder(
     d_model: int | None = None,
     projection: TokenProjection = "linear_gelu",
     freeze: bool = False,
+    freeze_layers: int = 0,
     max_length: int = 128,
 ) -> HFTextEncoder:
     """An :class:`HFTextEncoder` on the packaged all-MiniLM-L6-v2 weights (no hub access)."""
-    return HFTextEncoder(minilm_dir(), pretrained, config_overrides, d_model, projection, freeze, max_length)
+    return HFTextEncoder(minilm_dir(), pretrained, config_overrides, d_model, projection, freeze, freeze_layers, max_length)

@@ -1,0 +1,52 @@
+"""Evaluate a model on a loader: predictions, probabilities and the dataset's metrics."""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+import torch
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from clmlf.model import CLMLF
+from clmlf.train.inputs import model_inputs
+from clmlf.train.metrics import classification_metrics, confusion_matrix
+
+
+def autocast(device: torch.device, bf16: bool):
+    """bf16 autocast on CUDA when enabled; plain fp32 elsewhere."""
+    if device.type == "cuda" and bf16:
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return nullcontext()
+
+
+@dataclass
+class Evaluation:
+    metrics: dict[str, float]
+    labels: torch.Tensor        # (N,)
+    predictions: torch.Tensor   # (N,)
+    probabilities: torch.Tensor  # (N, C)
+    ids: list[str]
+
+    def confusion(self, num_classes: int) -> torch.Tensor:
+        return confusion_matrix(self.labels, self.predictions, num_classes)
+
+
+@torch.no_grad()
+def evaluate(
+    model: CLMLF, loader: DataLoader, device: torch.device, num_classes: int, f1_average: str,
+    bf16: bool = True, description: str = "eval", progress: bool = True,
+) -> Evaluation:
+    model.eval()
+    labels, probabilities, ids = [], [], []
+    for batch in tqdm(loader, desc=description, leave=False, disable=not progress, unit="batch"):
+        with autocast(device, bf16):
+            logits = model(**model_inputs(batch, device)).logits
+        probabilities.append(logits.float().softmax(-1).cpu())
+        labels.append(batch["labels"])
+        ids += batch["ids"]
+    probs = torch.cat(probabilities)
+    gold = torch.cat(labels)
+    predictions = probs.argmax(-1)
+    return Evaluation(classification_metrics(gold, predictions, num_classes, f1_average), gold, predictions, probs, ids)

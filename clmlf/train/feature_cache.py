@@ -1,0 +1,77 @@
+"""Run a frozen image backbone once over every image and keep the feature maps (fp16, safetensors on disk).
+
+Training on cached maps skips the backbone in every step; it is exact for the evaluation view (the backbone is
+frozen and in eval mode) and uses a fixed number of pre-drawn RandAugment views for DBCL. The cache key is a
+hash of the encoder spec, the transform and the sample ids, so any change recomputes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from clmlf.data.images import load_image
+from clmlf.data.samples import Sample
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("CLMLF_CACHE_DIR", Path.home() / ".cache" / "clmlf")) / "features"
+
+
+def cache_key(encoder_spec: dict, transform: Callable, samples: Sequence[Sample], view: int) -> str:
+    text = json.dumps({"encoder": encoder_spec, "transform": repr(transform), "view": view,
+                       "ids": [f"{s.id}:{s.image_path}" for s in samples]}, sort_keys=True)
+    return hashlib.sha1(text.encode()).hexdigest()[:20]
+
+
+@torch.no_grad()
+def compute_features(
+    encoder, samples: Sequence[Sample], transform: Callable, batch_size: int, device: torch.device, description: str
+) -> Tensor:
+    """(N, C, h, w) fp16 feature maps of ``encoder.features`` for every sample's image (channels-last convolutions:
+    about 1.6x faster on CPU)."""
+    encoder.eval()
+    encoder.backbone.to(memory_format=torch.channels_last)
+    chunks = []
+    for start in tqdm(range(0, len(samples), batch_size), desc=description, unit="batch", leave=False):
+        chunk = samples[start : start + batch_size]
+        pixels = torch.stack([transform(load_image(s.image_path, s.id)) for s in chunk]).to(device)
+        features = encoder.features(pixels.contiguous(memory_format=torch.channels_last))
+        chunks.append(features.to(torch.float16).contiguous().cpu())
+    return torch.cat(chunks)
+
+
+def cached_features(
+    encoder,
+    encoder_spec: dict,
+    samples: Sequence[Sample],
+    transform: Callable,
+    view: int,
+    cache_dir: Path,
+    device: torch.device,
+    batch_size: int = 64,
+    seed: int = 0,
+) -> Tensor:
+    """Load or compute (and atomically store) the features of one view; augmented views use ``seed + view``."""
+    from safetensors.torch import load_file, save_file
+
+    path = cache_dir / f"{cache_key(encoder_spec, transform, samples, view)}.safetensors"
+    if path.is_file():
+        return load_file(str(path))["features"]
+    torch.manual_seed(seed + view)
+    description = "image features" if view == 0 else f"augmented view {view}"
+    features = compute_features(encoder, samples, transform, batch_size, device, description)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=cache_dir, suffix=".tmp", delete=False) as handle:
+        temporary = handle.name
+    save_file({"features": features.contiguous()}, temporary)
+    os.replace(temporary, path)
+    return features

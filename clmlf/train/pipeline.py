@@ -1,0 +1,122 @@
+"""Everything between an ExperimentSpec and batches: dataset, image checks, transforms, feature cache, loaders."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+from clmlf.data.formatters import SentenceFormatter
+from clmlf.data.images import check_images
+from clmlf.data.samples import SPLITS, DatasetSplits
+from clmlf.data.views import eval_transform
+from clmlf.errors import SpecError
+from clmlf.model import CLMLF
+from clmlf.spec import DataSpec, ExperimentSpec
+from clmlf.train.feature_cache import cached_features, default_cache_dir
+from clmlf.train.inputs import Collator, FeatureBank, PostDataset
+
+logger = logging.getLogger("clmlf")
+
+
+def require_data(spec: ExperimentSpec) -> DataSpec:
+    if spec.data is None:
+        raise SpecError("config", ["data: field required for training/evaluation (e.g. data: {dataset: {type: mvsa_single}})"])
+    return spec.data
+
+
+def load_splits(data: DataSpec) -> DatasetSplits:
+    """The dataset named by ``data.dataset`` (``data.root`` overrides its own root), bad images handled per policy."""
+    overrides = {"root": data.root} if data.root is not None else {}
+    splits = data.dataset.build(**overrides)
+    if not splits.has_images:
+        return splits
+    checked = {}
+    for name in SPLITS:
+        result = check_images(splits.split(name), data.on_bad_image)
+        if result.skipped:
+            logger.warning("%s/%s: %s", splits.name, name, result.summary())
+        checked[name] = result.kept
+    from dataclasses import replace
+
+    return replace(splits, **checked)
+
+
+def image_view_options(model: CLMLF, data: DataSpec) -> dict:
+    """Normalisation / resize policy from the image encoder's pretrained config, at ``data.image_size``."""
+    config = model.image_encoder.data_config
+    return {"image_size": data.image_size, "crop_pct": config.crop_pct, "mean": config.mean, "std": config.std,
+            "interpolation": config.interpolation if config.interpolation in ("bilinear", "bicubic", "nearest") else "bilinear"}
+
+
+def augmentation_transform(model: CLMLF, data: DataSpec):
+    """The training view: ``data.augmentation`` with unset normalisation fields taken from the encoder."""
+    if data.augmentation is None:
+        return eval_transform(**image_view_options(model, data))
+    options = image_view_options(model, data)
+    own = data.augmentation.kwargs()
+    fill = {key: value for key, value in options.items() if key in own and own[key] is None}
+    return data.augmentation.build(**fill)
+
+
+@dataclass
+class Inputs:
+    """Loaders per split plus what produced them."""
+
+    splits: DatasetSplits
+    loaders: dict[str, DataLoader]
+    collator: Collator
+    uses_images: bool
+
+
+def build_inputs(
+    spec: ExperimentSpec, model: CLMLF, device: torch.device, augmented_train: bool, splits: tuple[str, ...] = SPLITS
+) -> Inputs:
+    data = require_data(spec)
+    dataset = load_splits(data)
+    if dataset.num_classes != spec.model.num_classes:
+        raise SpecError("config", [f"model.num_classes: {spec.model.num_classes} but {dataset.name} has {dataset.num_classes} classes {dataset.label_names}"])
+    uses_images = model.image_encoder is not None
+    if uses_images and not dataset.has_images:
+        raise SpecError("config", [f"model.image_encoder: {dataset.name} has no images; set model.image_encoder: null (text-only)"])
+    eval_view = eval_transform(**image_view_options(model, data)) if uses_images else None
+    train_view = augmentation_transform(model, data) if uses_images else None
+    formatter = data.formatter.build() if data.formatter is not None else SentenceFormatter()
+    collator = Collator(model.text_encoder.tokenizer(), formatter, model.text_encoder.max_length)
+    banks = feature_banks(spec, model, dataset, eval_view, train_view, device, augmented_train, splits) if uses_images and data.cache_image_features else {}
+    loaders = {}
+    for name in splits:
+        training = name == "train"
+        items = PostDataset(
+            dataset.split(name), eval_view, train_view if training else None, banks.get(name),
+            augmented=training and augmented_train, use_images=uses_images,
+        )
+        loaders[name] = DataLoader(
+            items, batch_size=spec.train.batch_size if training else spec.train.eval_batch_size, shuffle=False,
+            collate_fn=collator, num_workers=data.num_workers, pin_memory=device.type == "cuda",
+            persistent_workers=data.num_workers > 0,
+        )
+    return Inputs(dataset, loaders, collator, uses_images)
+
+
+def feature_banks(spec, model, dataset, eval_view, train_view, device, augmented_train, splits) -> dict[str, FeatureBank]:
+    encoder = model.image_encoder
+    if not encoder.frozen:
+        raise SpecError("config", ["data.cache_image_features needs a frozen image encoder (model.image_encoder.freeze: true)"])
+    data = spec.data
+    cache_dir = Path(data.feature_cache_dir) if data.feature_cache_dir else default_cache_dir()
+    encoder_spec = spec.model.image_encoder.model_dump(mode="json")
+    banks = {}
+    for name in splits:
+        samples = dataset.split(name)
+        views = [cached_features(encoder, encoder_spec, samples, eval_view, 0, cache_dir, device, seed=spec.train.seed)]
+        if name == "train" and augmented_train and data.augmentation is not None:
+            views += [
+                cached_features(encoder, encoder_spec, samples, train_view, view, cache_dir, device, seed=spec.train.seed)
+                for view in range(1, data.augmented_image_views + 1)
+            ]
+        banks[name] = FeatureBank(tuple(views))
+    return banks

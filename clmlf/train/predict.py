@@ -1,0 +1,52 @@
+"""Load a run directory and predict labels for raw (text, image) pairs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from clmlf.data.formatters import SentenceFormatter
+from clmlf.data.images import load_image
+from clmlf.data.views import eval_transform
+from clmlf.model import CLMLF
+from clmlf.train.evaluate import autocast
+from clmlf.train.pipeline import image_view_options, require_data
+from clmlf.train.run_dir import RunDir
+from clmlf.train.trainer import select_device
+
+
+class Predictor:
+    """``Predictor(run_dir)(text, image_path, aspect=None) -> {"label": ..., "probabilities": {...}}``."""
+
+    def __init__(self, run_dir: str | Path, device: str = "auto") -> None:
+        run = RunDir(Path(run_dir))
+        self.spec = run.read_spec()
+        data = require_data(self.spec)
+        self.device = select_device(device)
+        self.model = CLMLF.from_pretrained(run.checkpoint, map_location=self.device).eval()
+        self.label_names = self._label_names(run)
+        self.formatter = data.formatter.build() if data.formatter is not None else SentenceFormatter()
+        self.tokenizer = self.model.text_encoder.tokenizer()
+        self.transform = eval_transform(**image_view_options(self.model, data)) if self.model.image_encoder else None
+
+    @staticmethod
+    def _label_names(run: RunDir) -> list[str]:
+        return json.loads((run.root / "metrics.json").read_text())["label_names"]
+
+    @torch.no_grad()
+    def __call__(self, text: str, image: str | Path | None = None, aspect: str | None = None) -> dict:
+        batch = self.formatter(self.tokenizer, [text], [aspect] if self.formatter.uses_aspect else None,
+                               self.model.text_encoder.max_length)
+        inputs = {key: value.to(self.device) for key, value in batch.items()}
+        if self.model.image_encoder is not None:
+            if image is None:
+                raise ValueError("this model needs an image: pass --image PATH")
+            inputs["pixel_values"] = self.transform(load_image(image))[None].to(self.device)
+        with autocast(self.device, True):
+            probabilities = self.model(**inputs).logits.float().softmax(-1)[0].cpu()
+        return {
+            "label": self.label_names[int(probabilities.argmax())],
+            "probabilities": {name: round(float(p), 6) for name, p in zip(self.label_names, probabilities)},
+        }

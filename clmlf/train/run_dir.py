@@ -1,0 +1,103 @@
+"""A run directory: ``config.json``, ``metrics.json``, ``checkpoint/`` (best dev, loadable with
+``CLMLF.from_pretrained``), ``state/`` (last finished epoch, for ``--resume``), predictions and PNG plots.
+Every file is written atomically (temporary file + rename), so a crash or Ctrl-C never leaves a torn file."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+
+from clmlf.errors import SpecError
+from clmlf.spec import ExperimentSpec, validate_spec
+
+STATE_FILE = "trainer.pt"
+
+
+def write_atomic(path: Path, data: str | bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
+        handle.write(data.encode() if isinstance(data, str) else data)
+        temporary = handle.name
+    os.replace(temporary, path)
+
+
+class RunDir:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.root / "checkpoint"
+
+    @property
+    def state(self) -> Path:
+        return self.root / "state"
+
+    def write_config(self, spec: ExperimentSpec) -> None:
+        write_atomic(self.root / "config.json", json.dumps(spec.model_dump(mode="json"), indent=2))
+
+    def read_spec(self) -> ExperimentSpec:
+        path = self.root / "config.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is missing: {self.root} is not a clmlf run directory (made by `clmlf train --out`)")
+        return validate_spec(ExperimentSpec, json.loads(path.read_text()), str(path))
+
+    def resume_spec(self, spec: ExperimentSpec) -> ExperimentSpec:
+        """The spec to resume with: the saved one; a different model or data section is refused."""
+        if not (self.root / "config.json").is_file():
+            return spec
+        saved = self.read_spec()
+        changed = [name for name in ("model", "data", "losses") if getattr(saved, name) != getattr(spec, name)]
+        if changed:
+            raise SpecError(str(self.root / "config.json"), [f"{name}: differs from the run being resumed; use a new --out" for name in changed])
+        return spec
+
+    def write_metrics(self, metrics: dict) -> None:
+        write_atomic(self.root / "metrics.json", json.dumps(metrics, indent=2))
+
+    def save_state(self, model, optimizer, scheduler, epoch: int, history: list, best: dict | None) -> None:
+        """Model weights + optimizer/scheduler state after ``epoch``; swapped in as a whole directory."""
+        scratch = Path(tempfile.mkdtemp(dir=self.root, prefix=".state-"))
+        model.save_pretrained(scratch)
+        payload = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                   "epoch": epoch, "history": json.dumps(history), "best": json.dumps(best)}
+        torch.save(payload, scratch / STATE_FILE)
+        previous = self.root / ".state-previous"
+        if self.state.exists():
+            shutil.rmtree(previous, ignore_errors=True)
+            os.replace(self.state, previous)
+        os.replace(scratch, self.state)
+        shutil.rmtree(previous, ignore_errors=True)
+
+    def load_state(self, model, optimizer, scheduler, device) -> dict | None:
+        from safetensors.torch import load_model
+
+        folder = self.state if self.state.is_dir() else self.root / ".state-previous"
+        if not (folder / STATE_FILE).is_file():
+            return None
+        payload = torch.load(folder / STATE_FILE, map_location=device, weights_only=True)
+        load_model(model, str(folder / "model.safetensors"), device=str(device))
+        optimizer.load_state_dict(payload["optimizer"])
+        scheduler.load_state_dict(payload["scheduler"])
+        return {"epoch": payload["epoch"], "history": json.loads(payload["history"]), "best": json.loads(payload["best"])}
+
+    def write_predictions(self, split: str, evaluation, label_names) -> None:
+        lines = [
+            json.dumps({"id": sample_id, "label": label_names[int(gold)], "prediction": label_names[int(pred)],
+                        "probabilities": [round(float(p), 5) for p in probs]})
+            for sample_id, gold, pred, probs in zip(evaluation.ids, evaluation.labels, evaluation.predictions, evaluation.probabilities)
+        ]
+        write_atomic(self.root / f"predictions_{split}.jsonl", "\n".join(lines) + "\n")
+
+    def plot(self, metrics: dict, confusion: torch.Tensor, label_names) -> None:
+        from clmlf.train.plots import plot_confusion, plot_curves
+
+        plot_curves(metrics["epochs"], self.root / "curves.png")
+        plot_confusion(confusion, label_names, self.root / "confusion_test.png",
+                       title=f"test confusion (best dev epoch {metrics['best_epoch']})")

@@ -1,0 +1,204 @@
+"""The training loop: CE + LBCL + DBCL, two-stage text schedule, dev selection, atomic per-epoch state, resume."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from clmlf.model import CLMLF
+from clmlf.spec import ExperimentSpec
+from clmlf.train.evaluate import Evaluation, autocast, evaluate
+from clmlf.train.inputs import model_inputs
+from clmlf.train.optim import build_optimizer, build_scheduler, set_text_encoder_trainable
+from clmlf.train.pipeline import Inputs, build_inputs
+from clmlf.train.run_dir import RunDir
+
+logger = logging.getLogger("clmlf")
+
+
+def select_device(choice: str) -> torch.device:
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("train.device: cuda requested but no CUDA device is visible; use auto or cpu")
+    return torch.device("cuda" if choice in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    torch.manual_seed(seed)
+
+
+@dataclass
+class LossTerms:
+    """Running sums of the loss terms over an epoch (for logging)."""
+
+    sums: dict[str, float] = field(default_factory=dict)
+    count: int = 0
+
+    def add(self, terms: dict[str, torch.Tensor]) -> None:
+        for name, value in terms.items():
+            self.sums[name] = self.sums.get(name, 0.0) + float(value)
+        self.count += 1
+
+    def means(self) -> dict[str, float]:
+        return {name: total / max(self.count, 1) for name, total in self.sums.items()}
+
+
+class Trainer:
+    """Train ``spec`` into ``run`` (a :class:`RunDir`); ``fit(resume=True)`` continues from the last finished epoch."""
+
+    def __init__(self, spec: ExperimentSpec, run: RunDir, progress: bool = True) -> None:
+        self.spec = spec
+        self.run = run
+        self.progress = progress
+        self.device = select_device(spec.train.device)
+        if spec.train.num_threads:
+            torch.set_num_threads(spec.train.num_threads)
+        if spec.train.deterministic:
+            torch.use_deterministic_algorithms(True, warn_only=True)
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        seed_everything(spec.train.seed)
+        self.model = CLMLF.from_spec(spec.model).to(self.device)
+        self.contrastive = spec.losses.lbcl_weight > 0 or spec.losses.dbcl_weight > 0
+        self.inputs: Inputs = build_inputs(spec, self.model, self.device, augmented_train=spec.losses.dbcl_weight > 0)
+        steps_per_epoch = math.ceil(len(self.inputs.loaders["train"]) / spec.train.grad_accumulation)
+        self.optimizer = build_optimizer(self.model, spec.train)
+        self.scheduler = build_scheduler(self.optimizer, steps_per_epoch * spec.train.epochs, spec.train)
+        self.history: list[dict] = []
+        self.best: dict | None = None
+        self.start_epoch = 0
+
+    # ----------------------------------------------------------------------------------------------- losses
+    def losses(self, batch: dict, output) -> dict[str, torch.Tensor]:
+        from clmlf.losses import dbcl, lbcl
+
+        spec = self.spec.losses
+        labels = batch["labels"].to(self.device)
+        terms = {"ce": F.cross_entropy(output.logits.float(), labels, label_smoothing=spec.label_smoothing)}
+        if spec.lbcl_weight > 0:
+            terms["lbcl"] = lbcl(output.z, labels, spec.temperature, spec.lbcl_variant, spec.impl)
+        if spec.dbcl_weight > 0:
+            augmented = self.model(**model_inputs(batch, self.device, augmented=True), view="augmented")
+            terms["dbcl"] = dbcl(output.z, augmented.z, spec.temperature, spec.dbcl_variant, spec.impl)
+        return terms
+
+    def total(self, terms: dict[str, torch.Tensor]) -> torch.Tensor:
+        weights = {"ce": 1.0, "lbcl": self.spec.losses.lbcl_weight, "dbcl": self.spec.losses.dbcl_weight}
+        return sum(weights[name] * value for name, value in terms.items())
+
+    # ----------------------------------------------------------------------------------------------- epochs
+    def train_epoch(self, epoch: int) -> dict[str, float]:
+        spec = self.spec.train
+        seed_everything(spec.seed + epoch)  # resume reproduces an uninterrupted run epoch by epoch
+        set_text_encoder_trainable(self.model, epoch >= spec.text_freeze_epochs)
+        loader = self.inputs.loaders["train"]
+        order = torch.randperm(len(loader.dataset), generator=torch.Generator().manual_seed(spec.seed + epoch))
+        loader.dataset.generator = torch.Generator().manual_seed(spec.seed + 10_000 + epoch)
+        batches = torch.utils.data.DataLoader(
+            torch.utils.data.Subset(loader.dataset, order.tolist()), batch_size=loader.batch_size,
+            collate_fn=loader.collate_fn, num_workers=loader.num_workers, pin_memory=loader.pin_memory,
+        )
+        self.model.train()
+        running = LossTerms()
+        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{spec.epochs}", disable=not self.progress, unit="batch")
+        for step, batch in enumerate(bar):
+            with autocast(self.device, spec.bf16):
+                output = self.model(**model_inputs(batch, self.device))
+                terms = self.losses(batch, output)
+                loss = self.total(terms)
+            (loss / spec.grad_accumulation).backward()
+            if (step + 1) % spec.grad_accumulation == 0 or step + 1 == len(batches):
+                if spec.max_grad_norm:
+                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), spec.max_grad_norm)
+                self.optimizer.step()
+                self.scheduler.step()
+                self.optimizer.zero_grad(set_to_none=True)
+            running.add({"loss": loss.detach(), **{name: value.detach() for name, value in terms.items()}})
+            bar.set_postfix({name: f"{value:.3f}" for name, value in running.means().items()})
+        return running.means()
+
+    def evaluate_split(self, split: str) -> Evaluation:
+        dataset = self.inputs.splits
+        return evaluate(self.model, self.inputs.loaders[split], self.device, dataset.num_classes, dataset.metric,
+                        self.spec.train.bf16, description=split, progress=self.progress)
+
+    def selection_score(self, metrics: dict[str, float]) -> float:
+        return metrics[self.spec.train.select_metric]
+
+    # ----------------------------------------------------------------------------------------------- fit
+    def fit(self, resume: bool = False) -> dict:
+        """Train every remaining epoch; returns the final metrics dict (also in ``metrics.json``)."""
+        started = time.perf_counter()
+        if resume:
+            self.restore()
+        self.run.write_config(self.spec)
+        for epoch in range(self.start_epoch, self.spec.train.epochs):
+            epoch_start = time.perf_counter()
+            train_terms = self.train_epoch(epoch)
+            dev = self.evaluate_split("dev").metrics
+            record = {"epoch": epoch + 1, "train": train_terms, "dev": dev, "seconds": time.perf_counter() - epoch_start}
+            self.history.append(record)
+            if self.best is None or self.selection_score(dev) > self.selection_score(self.best["dev"]):
+                self.best = {"epoch": epoch + 1, "dev": dev}
+                self.model.save_pretrained(self.run.checkpoint)
+            self.run.save_state(self.model, self.optimizer, self.scheduler, epoch + 1, self.history, self.best)
+            self.run.write_metrics(self.summary(None, time.perf_counter() - started))
+            logger.info("epoch %d: %s | dev %s", epoch + 1, _fmt(train_terms), _fmt(dev))
+        return self.finish(time.perf_counter() - started)
+
+    def finish(self, seconds: float) -> dict:
+        """Reload the best-dev checkpoint, evaluate test there, write metrics.json and the plots."""
+        best = CLMLF.from_pretrained(self.run.checkpoint, map_location=self.device)
+        self.model.load_state_dict(best.state_dict())
+        test = self.evaluate_split("test")
+        summary = self.summary(test, seconds)
+        self.run.write_metrics(summary)
+        self.run.write_predictions("test", test, self.inputs.splits.label_names)
+        self.run.plot(summary, test.confusion(self.inputs.splits.num_classes), self.inputs.splits.label_names)
+        return summary
+
+    def summary(self, test: Evaluation | None, seconds: float) -> dict:
+        dataset = self.inputs.splits
+        return {
+            "name": self.spec.name,
+            "dataset": dataset.name,
+            "label_names": list(dataset.label_names),
+            "f1_average": dataset.metric,
+            "select_metric": self.spec.train.select_metric,
+            "epochs": self.history,
+            "best_epoch": self.best["epoch"] if self.best else None,
+            "best_dev": self.best["dev"] if self.best else None,
+            "test": None if test is None else test.metrics,
+            "device": str(self.device) if self.device.type == "cpu" else torch.cuda.get_device_name(self.device),
+            "wall_s": seconds,
+            "train_s": sum(record["seconds"] for record in self.history),
+            "samples": {name: len(dataset.split(name)) for name in ("train", "dev", "test")},
+        }
+
+    def restore(self) -> None:
+        state = self.run.load_state(self.model, self.optimizer, self.scheduler, self.device)
+        if state is None:
+            logger.warning("--resume: no saved state in %s; starting from scratch", self.run.root)
+            return
+        self.start_epoch, self.history, self.best = state["epoch"], state["history"], state["best"]
+        logger.info("resuming after epoch %d of %d", self.start_epoch, self.spec.train.epochs)
+
+
+def _fmt(values: dict[str, float]) -> str:
+    return " ".join(f"{name}={value:.4f}" for name, value in values.items())
+
+
+def train(spec: ExperimentSpec, out: str | Path, resume: bool = False, progress: bool = True) -> dict:
+    """Train ``spec`` into the run directory ``out``; returns the metrics (``metrics.json``)."""
+    run = RunDir(Path(out))
+    if resume:
+        spec = run.resume_spec(spec)
+    return Trainer(spec, run, progress).fit(resume=resume)

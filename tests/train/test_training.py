@@ -1,0 +1,129 @@
+"""End to end on a 64-sample subset of real MVSA-Single: train, evaluate, predict, resume (skipped without data)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from PIL import Image
+
+import clmlf
+from clmlf.cli import main
+from clmlf.data.root import locate_data_root
+from clmlf.train.trainer import Trainer, train
+from conftest import TINY_CONFIG
+
+
+def has_data() -> bool:
+    try:
+        locate_data_root()
+        return True
+    except Exception:
+        return False
+
+
+pytestmark = [pytest.mark.integration, pytest.mark.skipif(not has_data(), reason="real data (../shared/data) absent")]
+
+FAST = ["data.dataset.max_train=32", "data.dataset.max_eval=24", "train.batch_size=8", "train.epochs=3"]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    assert main(["train", str(TINY_CONFIG), "--out", str(out), "--no-progress", *[f"--set={o}" for o in FAST]]) == 0
+    return out
+
+
+def test_run_directory_contents(run_dir):
+    for name in ("config.json", "metrics.json", "curves.png", "confusion_test.png", "predictions_test.jsonl",
+                 "checkpoint/config.json", "checkpoint/model.safetensors", "state/trainer.pt"):
+        assert (run_dir / name).is_file(), name
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert len(metrics["epochs"]) == 3 and 1 <= metrics["best_epoch"] <= 3
+    assert set(metrics["test"]) >= {"accuracy", "f1"} and 0 <= metrics["test"]["accuracy"] <= 1
+    assert metrics["samples"] == {"train": 32, "dev": 24, "test": 24}
+    assert {"ce", "lbcl", "dbcl", "loss"} <= set(metrics["epochs"][0]["train"])
+    assert clmlf.CLMLF.from_pretrained(run_dir / "checkpoint") is not None
+
+
+def test_evaluate_reproduces_the_test_metrics(run_dir, capsys):
+    assert main(["evaluate", str(run_dir), "--split", "test"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    recorded = json.loads((run_dir / "metrics.json").read_text())["test"]
+    assert printed["accuracy"] == pytest.approx(recorded["accuracy"]) and printed["f1"] == pytest.approx(recorded["f1"])
+
+
+def odd_images(folder):
+    """Odd but valid images: CMYK, grayscale, palette, RGBA, 1x1."""
+    paths = {}
+    for name, image, suffix in [
+        ("cmyk", Image.new("CMYK", (40, 30), (10, 200, 30, 0)), "jpg"),
+        ("gray", Image.new("L", (50, 50), 128), "png"),
+        ("palette", Image.new("P", (20, 60), 3), "png"),
+        ("alpha", Image.new("RGBA", (33, 33), (255, 0, 0, 90)), "png"),
+        ("tiny", Image.new("RGB", (1, 1), (0, 255, 0)), "png"),
+    ]:
+        paths[name] = folder / f"{name}.{suffix}"
+        image.save(paths[name])
+    return paths
+
+
+def test_predict_odd_images_and_batch_mode(run_dir, tmp_path, capsys):
+    paths = odd_images(tmp_path)
+    for path in paths.values():
+        assert main(["predict", str(run_dir), "--text", "so happy today", "--image", str(path)]) == 0
+        result = json.loads(capsys.readouterr().out)
+        assert result["label"] in ("positive", "neutral", "negative")
+        assert sum(result["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+    batch = tmp_path / "posts.jsonl"
+    batch.write_text("".join(json.dumps({"id": name, "text": "meh", "image": str(p)}) + "\n" for name, p in paths.items()))
+    assert main(["predict", str(run_dir), "--jsonl", str(batch)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [json.loads(line)["id"] for line in lines] == list(paths)
+
+
+@pytest.mark.parametrize("content", [b"", b"not an image at all", b"\xff\xd8\xff\xe0" + b"\0" * 20])
+def test_broken_image_gets_one_line_error_with_path(run_dir, tmp_path, capsys, content):
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(content)
+    assert main(["predict", str(run_dir), "--text", "x", "--image", str(broken)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(broken) in err and "Traceback" not in err
+
+
+def test_resume_after_interrupt_reaches_identical_metrics(tmp_path, monkeypatch):
+    spec = clmlf.load_spec(TINY_CONFIG, FAST)
+    reference = train(spec, tmp_path / "straight", progress=False)
+
+    original = Trainer.train_epoch
+
+    def interrupted(self, epoch):
+        if epoch == 1:
+            raise KeyboardInterrupt
+        return original(self, epoch)
+
+    monkeypatch.setattr(Trainer, "train_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train(spec, tmp_path / "resumed", progress=False)
+    assert json.loads((tmp_path / "resumed" / "metrics.json").read_text())["best_epoch"] == 1
+    monkeypatch.setattr(Trainer, "train_epoch", original)
+    resumed = train(spec, tmp_path / "resumed", resume=True, progress=False)
+    assert [e["dev"] for e in resumed["epochs"]] == [e["dev"] for e in reference["epochs"]]
+    assert resumed["test"] == reference["test"]
+    torch.testing.assert_close(
+        clmlf.CLMLF.from_pretrained(tmp_path / "resumed" / "checkpoint").state_dict(),
+        clmlf.CLMLF.from_pretrained(tmp_path / "straight" / "checkpoint").state_dict(), rtol=0, atol=0,
+    )
+
+
+def test_dataset_info_cli(capsys):
+    assert main(["dataset-info", "mvsa_single"]) == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "train": 3611, "dev": 450, "test": 450, "classes": {"positive": 2147, "neutral": 376, "negative": 1088}}
+
+
+def test_missing_data_root_is_one_clear_message(tmp_path, capsys):
+    assert main(["dataset-info", "mvsa_single", "--root", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err
+    assert "CLMLF_DATA_DIR" in err and "Traceback" not in err
