@@ -11,11 +11,13 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 install: $(BIN)/python
-	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[dev]"
 
 test: install
 	$(BIN)/python -m pytest
+
+demo: install
+	$(BIN)/clmlf train configs/mvsa_single_demo.yaml --out runs/mvsa_single_demo
 
 bench: install
 	$(BIN)/python -m pytest benchmarks --benchmark-json=benchmarks/cpu.json

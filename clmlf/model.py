@@ -78,19 +78,26 @@ class CLMLF(nn.Module):
 
     def forward(
         self,
-        input_ids: Tensor,
-        attention_mask: Tensor,
+        input_ids: Tensor | None = None,
+        attention_mask: Tensor | None = None,
         pixel_values: Tensor | None = None,
         token_type_ids: Tensor | None = None,
         image_features: Tensor | None = None,
+        text_features: Tensor | None = None,
         view: Literal["original", "augmented"] = "original",
         return_attention: bool = False,
     ) -> CLMLFOutput:
-        """input_ids/attention_mask/token_type_ids: (B, Lt); pixel_values: (B, 3, H, W) or cached
-        image_features: (B, C, h, w). ``view="augmented"`` uses the augmented-view projection head (DBCL)."""
+        """input_ids/attention_mask/token_type_ids: (B, Lt) — or cached text backbone states text_features
+        (B, Lt, H) with attention_mask; pixel_values: (B, 3, H, W) or cached image_features: (B, C, h, w).
+        ``view="augmented"`` uses the augmented-view projection head (DBCL)."""
         if self.image_encoder is not None and pixel_values is None and image_features is None:
             raise ValueError("this model has an image encoder: pass pixel_values (or cached image_features)")
-        text = self.text_encoder(input_ids, attention_mask, token_type_ids)
+        if attention_mask is None or (input_ids is None) == (text_features is None):
+            raise ValueError("pass attention_mask with exactly one of input_ids or cached text_features")
+        if text_features is not None:
+            text = self.text_encoder.tokens(text_features, attention_mask)
+        else:
+            text = self.text_encoder(input_ids, attention_mask, token_type_ids)
         image = self.encode_image(pixel_values, image_features)
         image_hidden = None if image is None else image.hidden
         image_mask = None if image is None else image.mask

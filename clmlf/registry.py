@@ -107,7 +107,7 @@ class Registry:
         if name not in entries:
             known = sorted(entries)
             raise RegistryError(
-                f"Unknown {kind} {name!r}; known {kind}s: {', '.join(known) or '(none)'}.{did_you_mean(name, known)}"
+                f"Unknown {kind} {name!r}; known {kind} names: {', '.join(known) or '(none)'}.{did_you_mean(name, known)}"
             )
         return entries[name]
 

@@ -210,7 +210,8 @@ class DataSpec(BaseModel):
     ``root`` (or ``CLMLF_DATA_DIR``) overrides the dataset's own ``root``. ``augmentation`` makes the training
     image views (null: the evaluation view). ``cache_image_features`` runs a *frozen* image encoder once over
     every image and trains on the stored feature maps (``augmented_image_views`` RandAugment views per training
-    image are cached too, for DBCL; 0 reuses the evaluation view).
+    image are cached too, for DBCL; 0 reuses the evaluation view). ``cache_text_features`` does the same for the
+    text backbone during the epochs it is frozen (``train.text_freeze_epochs`` or ``text_encoder.freeze``).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -223,6 +224,7 @@ class DataSpec(BaseModel):
     on_bad_image: Literal["error", "skip"] = "error"
     cache_image_features: bool = False
     augmented_image_views: int = Field(1, ge=0)
+    cache_text_features: bool = False
     feature_cache_dir: str | None = None
     num_workers: int = Field(0, ge=0)
 
@@ -246,6 +248,7 @@ class TrainSpec(BaseModel):
     schedule: Literal["constant", "linear", "cosine"] = "constant"
     warmup_ratio: float = Field(0.0, ge=0, lt=1)
     grad_accumulation: int = Field(1, ge=1)
+    group_by_length: bool = True
     max_grad_norm: float | None = Field(None, gt=0)
     seed: int = 42
     deterministic: bool = False

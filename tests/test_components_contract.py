@@ -30,6 +30,9 @@ TINY_SPECS: dict[tuple[str, str], dict] = {
     ("projection", "mlp"): {"d_model": D, "out_dim": 16},
     ("formatter", "sentence"): {},
     ("formatter", "aspect"): {},
+    ("loss", "lbcl"): {"impl": "chunked"},
+    ("loss", "dbcl"): {"impl": "chunked"},
+    ("loss", "cross_entropy"): {},
     ("augmentation", "none"): {"image_size": 48},
     ("augmentation", "randaugment"): {"image_size": 48},
     **{("dataset", name): {"max_train": 12, "max_eval": 6} for name in ("mvsa_single", "mvsa_multiple", "hfm", "twitter2015", "twitter2017")},
@@ -130,6 +133,16 @@ def check_formatter(formatter):
     return batch["input_ids"].float()
 
 
+def check_loss(loss):
+    z, z_aug, labels = torch.randn(8, D), torch.randn(8, D), torch.tensor([0, 1, 2, 0, 1, 2, 0, 0])
+    if loss.__class__.__name__ == "CrossEntropyLoss":
+        value = loss(torch.randn(8, 3), labels)
+    else:
+        value = loss(z, labels) if loss.__class__.__name__ == "LBCLLoss" else loss(z, z_aug)
+    assert value.dim() == 0
+    return value.reshape(1)
+
+
 def check_augmentation(transform):
     from PIL import Image
 
@@ -164,6 +177,7 @@ CHECKS = {
     "head": check_vector_module,
     "projection": check_vector_module,
     "formatter": check_formatter,
+    "loss": check_loss,
     "augmentation": check_augmentation,
     "dataset": check_dataset,
 }

@@ -89,3 +89,12 @@ def test_paper_size_config_builds_and_runs_on_cpu():
     with torch.no_grad():
         out = model(**tiny_batch(batch=1, length=12, image=224, pad=0))
     assert out.fused.shape == (1, 12 + 50, 768) and out.logits.shape == (1, 3)
+
+
+def test_cached_text_features_match_ids(tiny_model):
+    batch = tiny_batch()
+    states = tiny_model.text_encoder.features(batch["input_ids"], batch["attention_mask"])
+    cached = tiny_model(attention_mask=batch["attention_mask"], text_features=states, pixel_values=batch["pixel_values"])
+    torch.testing.assert_close(cached.logits, tiny_model(**batch).logits)
+    with pytest.raises(ValueError, match="exactly one of input_ids or cached text_features"):
+        tiny_model(batch["input_ids"], batch["attention_mask"], batch["pixel_values"], text_features=states)

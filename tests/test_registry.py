@@ -42,7 +42,7 @@ def test_duplicate_name_names_both_modules_and_override_allows_it():
 
 
 def test_unknown_names_list_known_and_suggest():
-    with pytest.raises(RegistryError, match=r"known poolers: attention, cls, mean\. Did you mean 'attention'\?"):
+    with pytest.raises(RegistryError, match=r"known pooler names: attention, cls, mean\. Did you mean 'attention'\?"):
         clmlf.get_component("pooler", "atention")
     with pytest.raises(RegistryError, match="Did you mean 'fusion'"):
         clmlf.get_component("fusoin", "transformer")

@@ -138,9 +138,20 @@ class HFTextEncoder(nn.Module):
             self._tokenizer = AutoTokenizer.from_pretrained(self.tokenizer_name)
         return self._tokenizer
 
+    @property
+    def frozen(self) -> bool:
+        return not any(parameter.requires_grad for parameter in self.backbone.parameters())
+
+    def features(self, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor | None = None) -> Tensor:
+        """(B, L) ids -> backbone states (B, L, H) before the projection (what a text-feature cache stores)."""
+        kwargs = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
+        return self.backbone(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
+
+    def tokens(self, features: Tensor, attention_mask: Tensor) -> EncoderOutput:
+        """Backbone states (B, L, H), fresh or cached -> hidden (B, L, d_model), mask (B, L), pooled = [CLS]."""
+        hidden = self.project(features.to(next(self.project.parameters(), features).dtype))
+        return EncoderOutput(hidden, attention_mask.bool(), hidden[:, 0])
+
     def forward(self, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor | None = None) -> EncoderOutput:
         """input_ids, attention_mask, token_type_ids: (B, L) -> hidden (B, L, d_model), mask (B, L), pooled = [CLS]."""
-        kwargs = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
-        states = self.backbone(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
-        hidden = self.project(states)
-        return EncoderOutput(hidden, attention_mask.bool(), hidden[:, 0])
+        return self.tokens(self.features(input_ids, attention_mask, token_type_ids), attention_mask)

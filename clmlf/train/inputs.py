@@ -30,11 +30,20 @@ class FeatureBank:
         return self.views[choice][index]
 
 
+@dataclass(frozen=True)
+class TextBank:
+    """Cached text backbone states per sample, trimmed to the real tokens: (L_i, H) each, original and augmented."""
+
+    original: list[Tensor]
+    augmented: list[Tensor]
+
+
 class PostDataset(Dataset):
     """Sample ``i`` -> dict with ``label``, ``text``, ``aspect``, the augmented text (back-translation, or the text
     itself when missing) and the image as pixels (``pixel_values`` (3, S, S)) or cached ``image_features``.
 
     ``augmented=True`` adds ``text_aug`` and ``pixel_values_aug`` / ``image_features_aug`` for DBCL.
+    With a :class:`TextBank` the cached text backbone states replace tokenisation (``text_features`` (L_i, H)).
     """
 
     def __init__(
@@ -45,8 +54,10 @@ class PostDataset(Dataset):
         features: FeatureBank | None = None,
         augmented: bool = False,
         use_images: bool = True,
+        text_features: TextBank | None = None,
     ) -> None:
         self.samples = list(samples)
+        self.text_features = text_features
         self.image_transform = image_transform
         self.augmented_transform = augmented_transform or image_transform
         self.features = features
@@ -62,6 +73,10 @@ class PostDataset(Dataset):
         item = {"label": sample.label, "text": sample.text, "aspect": sample.aspect, "id": sample.id}
         if self.augmented:
             item["text_aug"] = sample.text_aug or sample.text
+        if self.text_features is not None:
+            item["text_features"] = self.text_features.original[index]
+            if self.augmented:
+                item["text_features_aug"] = self.text_features.augmented[index]
         if not self.use_images:
             return item
         if self.features is not None:
@@ -92,9 +107,10 @@ class Collator:
 
     def __call__(self, items: list[dict]) -> dict:
         aspects = [item["aspect"] for item in items]
-        batch: dict = dict(self.text([item["text"] for item in items], aspects))
+        cached = "text_features" in items[0]
+        batch: dict = pad_states([item["text_features"] for item in items]) if cached else dict(self.text([item["text"] for item in items], aspects))
         if "text_aug" in items[0]:
-            augmented = self.text([item["text_aug"] for item in items], aspects)
+            augmented = pad_states([item["text_features_aug"] for item in items]) if cached else self.text([item["text_aug"] for item in items], aspects)
             batch.update({f"aug_{key}": value for key, value in augmented.items()})
         for key in ("pixel_values", "pixel_values_aug", "image_features", "image_features_aug"):
             if key in items[0]:
@@ -104,12 +120,23 @@ class Collator:
         return batch
 
 
+def pad_states(states: list[Tensor]) -> dict[str, Tensor]:
+    """[(L_i, H)] -> ``text_features`` (B, L_max, H) zero-padded and ``attention_mask`` (B, L_max)."""
+    length = max(state.shape[0] for state in states)
+    features = states[0].new_zeros(len(states), length, states[0].shape[1])
+    mask = torch.zeros(len(states), length, dtype=torch.long)
+    for row, state in enumerate(states):
+        features[row, : state.shape[0]] = state
+        mask[row, : state.shape[0]] = 1
+    return {"text_features": features, "attention_mask": mask}
+
+
 def model_inputs(batch: dict, device: torch.device, augmented: bool = False) -> dict[str, Tensor]:
     """The keyword arguments of :meth:`clmlf.CLMLF.forward` for the original or the augmented view."""
     prefix, suffix = ("aug_", "_aug") if augmented else ("", "")
     inputs = {
         name: batch[f"{prefix}{name}"].to(device, non_blocking=True)
-        for name in ("input_ids", "attention_mask", "token_type_ids")
+        for name in ("input_ids", "attention_mask", "token_type_ids", "text_features")
         if f"{prefix}{name}" in batch
     }
     for name in ("pixel_values", "image_features"):

@@ -13,11 +13,13 @@ from clmlf.data.formatters import SentenceFormatter
 from clmlf.data.images import check_images
 from clmlf.data.samples import SPLITS, DatasetSplits
 from clmlf.data.views import eval_transform
+from clmlf.encoders.image_tokens import ImageTokenOptions
 from clmlf.errors import SpecError
 from clmlf.model import CLMLF
 from clmlf.spec import DataSpec, ExperimentSpec
 from clmlf.train.feature_cache import cached_features, default_cache_dir
 from clmlf.train.inputs import Collator, FeatureBank, PostDataset
+from clmlf.train.text_cache import text_bank
 
 logger = logging.getLogger("clmlf")
 
@@ -70,6 +72,7 @@ class Inputs:
     loaders: dict[str, DataLoader]
     collator: Collator
     uses_images: bool
+    cached_text_train: DataLoader | None = None  # training batches of cached text states (frozen-text epochs)
 
 
 def build_inputs(
@@ -87,19 +90,24 @@ def build_inputs(
     formatter = data.formatter.build() if data.formatter is not None else SentenceFormatter()
     collator = Collator(model.text_encoder.tokenizer(), formatter, model.text_encoder.max_length)
     banks = feature_banks(spec, model, dataset, eval_view, train_view, device, augmented_train, splits) if uses_images and data.cache_image_features else {}
-    loaders = {}
-    for name in splits:
+    def loader(name: str, text_features=None) -> DataLoader:
         training = name == "train"
-        items = PostDataset(
-            dataset.split(name), eval_view, train_view if training else None, banks.get(name),
-            augmented=training and augmented_train, use_images=uses_images,
+        items = PostDataset(  # both training views are augmented (REFERENCE.md §3); cached banks hold the eval view
+            dataset.split(name), train_view if training else eval_view, train_view if training else None, banks.get(name),
+            augmented=training and augmented_train, use_images=uses_images, text_features=text_features,
         )
-        loaders[name] = DataLoader(
+        return DataLoader(
             items, batch_size=spec.train.batch_size if training else spec.train.eval_batch_size, shuffle=False,
             collate_fn=collator, num_workers=data.num_workers, pin_memory=device.type == "cuda",
             persistent_workers=data.num_workers > 0,
         )
-    return Inputs(dataset, loaders, collator, uses_images)
+
+    loaders = {name: loader(name) for name in splits}
+    cached_text_train = None
+    if "train" in splits and data.cache_text_features and (spec.train.text_freeze_epochs > 0 or getattr(model.text_encoder, "frozen", False)):
+        bank = text_bank(model.text_encoder, collator, dataset.train, device, augmented_train)
+        cached_text_train = loader("train", bank)
+    return Inputs(dataset, loaders, collator, uses_images, cached_text_train)
 
 
 def feature_banks(spec, model, dataset, eval_view, train_view, device, augmented_train, splits) -> dict[str, FeatureBank]:
@@ -108,7 +116,8 @@ def feature_banks(spec, model, dataset, eval_view, train_view, device, augmented
         raise SpecError("config", ["data.cache_image_features needs a frozen image encoder (model.image_encoder.freeze: true)"])
     data = spec.data
     cache_dir = Path(data.feature_cache_dir) if data.feature_cache_dir else default_cache_dir()
-    encoder_spec = spec.model.image_encoder.model_dump(mode="json")
+    token_options = set(ImageTokenOptions.model_fields) - {"pretrained"}  # these don't change the backbone's maps
+    encoder_spec = spec.model.image_encoder.model_dump(mode="json", exclude=token_options)
     banks = {}
     for name in splits:
         samples = dataset.split(name)

@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from clmlf.losses.modules import CLMLFLoss, CrossEntropyLoss, DBCLLoss, LBCLLoss, LossOutput
+
 from clmlf.model import CLMLF
-from clmlf.spec import ExperimentSpec
+from clmlf.spec import ExperimentSpec, LossesSpec
 from clmlf.train.evaluate import Evaluation, autocast, evaluate
 from clmlf.train.inputs import model_inputs
 from clmlf.train.optim import build_optimizer, build_scheduler, set_text_encoder_trainable
@@ -23,6 +24,19 @@ from clmlf.train.pipeline import Inputs, build_inputs
 from clmlf.train.run_dir import RunDir
 
 logger = logging.getLogger("clmlf")
+
+
+def length_grouped_order(samples, batch_size: int, generator: torch.Generator, window: int = 50) -> torch.Tensor:
+    """A shuffled order whose batches hold texts of similar length (less padding): shuffle, sort each window of
+    ``window`` batches by word count, cut into batches, shuffle the batches."""
+    order = torch.randperm(len(samples), generator=generator)
+    lengths = torch.tensor([len(samples[i].text.split()) for i in order.tolist()])
+    span = batch_size * window
+    regrouped = torch.cat([
+        order[start:start + span][lengths[start:start + span].argsort(stable=True)] for start in range(0, len(order), span)
+    ])
+    batches = list(regrouped.split(batch_size))
+    return torch.cat([batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()])
 
 
 def select_device(choice: str) -> torch.device:
@@ -67,7 +81,7 @@ class Trainer:
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         seed_everything(spec.train.seed)
         self.model = CLMLF.from_spec(spec.model).to(self.device)
-        self.contrastive = spec.losses.lbcl_weight > 0 or spec.losses.dbcl_weight > 0
+        self.criterion = build_criterion(spec.losses)
         self.inputs: Inputs = build_inputs(spec, self.model, self.device, augmented_train=spec.losses.dbcl_weight > 0)
         steps_per_epoch = math.ceil(len(self.inputs.loaders["train"]) / spec.train.grad_accumulation)
         self.optimizer = build_optimizer(self.model, spec.train)
@@ -77,30 +91,24 @@ class Trainer:
         self.start_epoch = 0
 
     # ----------------------------------------------------------------------------------------------- losses
-    def losses(self, batch: dict, output) -> dict[str, torch.Tensor]:
-        from clmlf.losses import dbcl, lbcl
-
-        spec = self.spec.losses
+    def losses(self, batch: dict, output) -> LossOutput:
+        """CE + LBCL on the original view + DBCL between the original and the augmented view."""
         labels = batch["labels"].to(self.device)
-        terms = {"ce": F.cross_entropy(output.logits.float(), labels, label_smoothing=spec.label_smoothing)}
-        if spec.lbcl_weight > 0:
-            terms["lbcl"] = lbcl(output.z, labels, spec.temperature, spec.lbcl_variant, spec.impl)
-        if spec.dbcl_weight > 0:
-            augmented = self.model(**model_inputs(batch, self.device, augmented=True), view="augmented")
-            terms["dbcl"] = dbcl(output.z, augmented.z, spec.temperature, spec.dbcl_variant, spec.impl)
-        return terms
-
-    def total(self, terms: dict[str, torch.Tensor]) -> torch.Tensor:
-        weights = {"ce": 1.0, "lbcl": self.spec.losses.lbcl_weight, "dbcl": self.spec.losses.dbcl_weight}
-        return sum(weights[name] * value for name, value in terms.items())
+        z_aug = None
+        if self.spec.losses.dbcl_weight > 0:
+            z_aug = self.model(**model_inputs(batch, self.device, augmented=True), view="augmented").z
+        return self.criterion(output.logits.float(), labels, output.z, z_aug)
 
     # ----------------------------------------------------------------------------------------------- epochs
     def train_epoch(self, epoch: int) -> dict[str, float]:
         spec = self.spec.train
         seed_everything(spec.seed + epoch)  # resume reproduces an uninterrupted run epoch by epoch
         set_text_encoder_trainable(self.model, epoch >= spec.text_freeze_epochs)
-        loader = self.inputs.loaders["train"]
-        order = torch.randperm(len(loader.dataset), generator=torch.Generator().manual_seed(spec.seed + epoch))
+        text_frozen = epoch < spec.text_freeze_epochs or getattr(self.model.text_encoder, "frozen", False)
+        cached = self.inputs.cached_text_train
+        loader = cached if cached is not None and text_frozen else self.inputs.loaders["train"]
+        generator = torch.Generator().manual_seed(spec.seed + epoch)
+        order = length_grouped_order(loader.dataset.samples, loader.batch_size, generator) if spec.group_by_length else torch.randperm(len(loader.dataset), generator=generator)
         loader.dataset.generator = torch.Generator().manual_seed(spec.seed + 10_000 + epoch)
         batches = torch.utils.data.DataLoader(
             torch.utils.data.Subset(loader.dataset, order.tolist()), batch_size=loader.batch_size,
@@ -111,17 +119,15 @@ class Trainer:
         bar = tqdm(batches, desc=f"epoch {epoch + 1}/{spec.epochs}", disable=not self.progress, unit="batch")
         for step, batch in enumerate(bar):
             with autocast(self.device, spec.bf16):
-                output = self.model(**model_inputs(batch, self.device))
-                terms = self.losses(batch, output)
-                loss = self.total(terms)
-            (loss / spec.grad_accumulation).backward()
+                loss = self.losses(batch, self.model(**model_inputs(batch, self.device)))
+            (loss.total / spec.grad_accumulation).backward()
             if (step + 1) % spec.grad_accumulation == 0 or step + 1 == len(batches):
                 if spec.max_grad_norm:
                     torch.nn.utils.clip_grad_norm_(self.model.parameters(), spec.max_grad_norm)
                 self.optimizer.step()
                 self.scheduler.step()
                 self.optimizer.zero_grad(set_to_none=True)
-            running.add({"loss": loss.detach(), **{name: value.detach() for name, value in terms.items()}})
+            running.add({"loss": loss.total.detach(), **loss.terms})
             bar.set_postfix({name: f"{value:.3f}" for name, value in running.means().items()})
         return running.means()
 
@@ -190,6 +196,17 @@ class Trainer:
             return
         self.start_epoch, self.history, self.best = state["epoch"], state["history"], state["best"]
         logger.info("resuming after epoch %d of %d", self.start_epoch, self.spec.train.epochs)
+
+
+def build_criterion(losses: LossesSpec) -> CLMLFLoss:
+    """The weighted CLMLF objective described by the ``losses`` section."""
+    return CLMLFLoss(
+        CrossEntropyLoss(losses.label_smoothing),
+        LBCLLoss(losses.temperature, losses.lbcl_variant, losses.impl),
+        DBCLLoss(losses.temperature, losses.dbcl_variant, losses.impl),
+        losses.lbcl_weight,
+        losses.dbcl_weight,
+    )
 
 
 def _fmt(values: dict[str, float]) -> str:

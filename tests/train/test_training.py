@@ -43,7 +43,7 @@ def test_run_directory_contents(run_dir):
     assert len(metrics["epochs"]) == 3 and 1 <= metrics["best_epoch"] <= 3
     assert set(metrics["test"]) >= {"accuracy", "f1"} and 0 <= metrics["test"]["accuracy"] <= 1
     assert metrics["samples"] == {"train": 32, "dev": 24, "test": 24}
-    assert {"ce", "lbcl", "dbcl", "loss"} <= set(metrics["epochs"][0]["train"])
+    assert {"sc", "lbcl", "dbcl", "loss"} <= set(metrics["epochs"][0]["train"])
     assert clmlf.CLMLF.from_pretrained(run_dir / "checkpoint") is not None
 
 
@@ -127,3 +127,24 @@ def test_missing_data_root_is_one_clear_message(tmp_path, capsys):
     assert main(["dataset-info", "mvsa_single", "--root", str(tmp_path / "nowhere")]) == 2
     err = capsys.readouterr().err
     assert "CLMLF_DATA_DIR" in err and "Traceback" not in err
+
+
+def test_cached_text_collation_matches_tokenised_states(tiny_spec):
+    """Cached, trimmed and re-padded text states give the same model outputs as tokenising on the fly."""
+    from clmlf.train.inputs import Collator, pad_states
+    from clmlf.train.text_cache import encode_texts
+    from clmlf.data.formatters import SentenceFormatter
+
+    model = clmlf.build_model(tiny_spec).eval()
+    collator = Collator(model.text_encoder.tokenizer(), SentenceFormatter(), 48)
+    texts = ["a short one", "a somewhat longer text about a sunny day at the beach", "ok"]
+    states = encode_texts(model.text_encoder, collator, texts, [None] * 3, torch.device("cpu"), batch_size=2)
+    assert [s.shape[0] for s in states] == [5, 13, 3]
+    padded = pad_states(states)
+    tokenised = collator.text(texts, [None] * 3)
+    assert torch.equal(padded["attention_mask"], tokenised["attention_mask"])
+    with torch.no_grad():
+        direct = model.text_encoder(tokenised["input_ids"], tokenised["attention_mask"]).hidden
+        cached = model.text_encoder.tokens(padded["text_features"], padded["attention_mask"]).hidden
+    mask = padded["attention_mask"].bool()
+    torch.testing.assert_close(cached[mask], direct[mask], atol=2e-3, rtol=2e-3)  # fp16 storage

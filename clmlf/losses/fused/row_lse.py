@@ -1,0 +1,104 @@
+"""The one custom autograd op of the fused losses: the global row log-sum-exp of a logit matrix.
+
+Every variant of REFERENCE.md §2 is  L = Σ_i w_i·LSE_i − (terms linear in the logits of positive pairs); the
+positive terms need no N×N work (Σ_{p∈P(i)} z_i·z_p = z_i·C_{y_i}) and stay in ordinary autograd, where they cost
+O(N·d). Only LSE_i = log Σ_j exp(β·q_i·k_j) is quadratic: :class:`GlobalRowLSE` computes it tile by tile and
+recomputes the tiles in its backward pass from the saved LSE vector (flash-attention style), using the tile
+primitives of an implementation (:mod:`.chunked` or :mod:`.triton_backend`) bundled as :class:`Kernels`.
+
+Across ranks (:mod:`clmlf.losses.distributed`) the op returns the LSE of *all* global rows (the own rows computed
+here, the others all-gathered), receives ∂L/∂LSE for all of them, and so can form its own rows' column terms
+ω_j·p_ji without any gradient communication.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, NamedTuple
+
+import torch
+from torch import Tensor
+
+from clmlf.losses.distributed import RowGroup
+
+
+class Stats(NamedTuple):
+    """Per-row statistics of a set of rows: lse (R,) and weight ω = ∂L/∂LSE (R,)."""
+
+    lse: Tensor
+    weight: Tensor
+
+
+@dataclass(frozen=True)
+class Kernels:
+    """Tile primitives of one implementation (signatures and math: :mod:`clmlf.losses.fused.chunked`).
+
+    ``row_lse(q, k, beta, self_offset) -> (n,)``;
+    ``row_grad(q, k, beta, row, col, self_offset, want_dbeta) -> (dq, dbeta | None)``;
+    optional single-process fast paths for a symmetric S = β·x xᵀ:
+    ``symmetric_lse(x, beta, exclude_self)``, ``symmetric_grad(x, beta, stats, exclude_self, want_dbeta)``.
+    """
+
+    row_lse: Callable[..., Tensor]
+    row_grad: Callable[..., tuple[Tensor, Tensor | None]]
+    symmetric_lse: Callable[..., Tensor] | None = None
+    symmetric_grad: Callable[..., tuple[Tensor, Tensor | None]] | None = None
+
+
+class GlobalRowLSE(torch.autograd.Function):
+    """LSE_i = log Σ_j exp(β·q_i·k_j) for every row i of the global batch.
+
+    Inputs: q (n, d) this rank's rows; k (n, d) this rank's keys, or None for the symmetric case k = q
+    (then ``exclude_self`` drops j = i); beta a 0-d tensor; q_all, k_all (N, d) the gathered values (k_all None
+    when symmetric); rows: the layout of q's rows; kernels. Output: (N,) LSE of all global rows.
+    Gradients: exact rows for q and k; for beta, the share of this rank's anchor rows.
+    """
+
+    @staticmethod
+    def forward(ctx, q, k, beta, q_all, k_all, exclude_self: bool, rows: RowGroup, kernels: Kernels):
+        b = float(beta)
+        symmetric_fast = k is None and rows.world == 1 and kernels.symmetric_lse is not None
+        if symmetric_fast:
+            lse = kernels.symmetric_lse(q, b, exclude_self)
+        else:
+            keys = q_all if k is None else k_all
+            lse = kernels.row_lse(q, keys, b, rows.offset if exclude_self else None)
+        lse_all = rows.gather(lse)
+        ctx.save_for_backward(q, k, q_all, k_all, lse_all)
+        ctx.setup = (b, exclude_self, rows, kernels, symmetric_fast)
+        return lse_all
+
+    @staticmethod
+    def backward(ctx, grad_lse):
+        q, k, q_all, k_all, lse_all = ctx.saved_tensors
+        b, exclude_self, rows, kernels, symmetric_fast = ctx.setup
+        want_dbeta = ctx.needs_input_grad[2]
+        everyone = Stats(lse_all, grad_lse)
+        mine = Stats(lse_all[rows.own], grad_lse[rows.own])
+        dk = None
+        with torch.autocast(device_type=q.device.type, enabled=False):
+            if symmetric_fast:
+                dq, dbeta = kernels.symmetric_grad(q, b, everyone, exclude_self, want_dbeta)
+            elif k is None:
+                dq, dbeta = kernels.row_grad(q, q_all, b, mine, everyone, rows.offset if exclude_self else None, want_dbeta)
+            else:
+                dq, dbeta = kernels.row_grad(q, k_all, b, mine, None, None, want_dbeta)
+                dk, _ = kernels.row_grad(k, q_all, b, None, everyone, None, False)
+        return dq, dk, dbeta, None, None, None, None, None
+
+
+def global_row_lse(
+    q: Tensor,
+    k: Tensor | None,
+    beta: float | Tensor,
+    q_all: Tensor,
+    k_all: Tensor | None,
+    rows: RowGroup,
+    kernels: Kernels,
+    exclude_self: bool = False,
+) -> Tensor:
+    """(N,) global row LSE of β·q_all k_allᵀ (or of the symmetric β·q_all q_allᵀ when ``k`` is None); see
+    :class:`GlobalRowLSE`. ``q_all``/``k_all`` are detached here."""
+    beta = torch.as_tensor(beta, dtype=q.dtype, device=q.device)
+    k_all = None if k_all is None else k_all.detach()
+    return GlobalRowLSE.apply(q, k, beta, q_all.detach(), k_all, exclude_self, rows, kernels)

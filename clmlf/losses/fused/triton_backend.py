@@ -1,0 +1,84 @@
+"""``triton`` implementation: launches :mod:`.triton_kernels` behind the :class:`Kernels` interface.
+
+Triton is imported lazily (``import clmlf`` works without it). Block sizes are fixed, untuned defaults.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from clmlf.losses.fused.row_lse import Kernels, Stats
+
+BM = BN = 64
+
+
+def _blocks(d: int) -> tuple[int, int]:
+    """(BK, BV): the d-chunk of the dot products and of the dq output block (powers of two, ≥ 16)."""
+    width = max(16, 1 << (d - 1).bit_length())
+    return min(width, 64), min(width, 256)
+
+
+def _cdiv(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _module():
+    try:
+        from clmlf.losses.fused import triton_kernels
+    except ImportError as error:
+        raise ImportError("impl='triton' needs the `triton` package (pip install triton), or use impl='chunked'") from error
+    return triton_kernels
+
+
+def row_lse(q: Tensor, k: Tensor, beta: float, self_offset: int | None) -> Tensor:
+    """q (n, d), k (m, d) -> (n,) LSE of β·q kᵀ (see :mod:`.chunked`)."""
+    tk = _module()
+    q, k = q.contiguous(), k.contiguous()
+    (n, d), m = q.shape, k.shape[0]
+    lse = q.new_empty(n)
+    bk, _ = _blocks(d)
+    grid = (_cdiv(n, BM),)
+    tk.row_lse_kernel[grid](
+        q, k, lse, n, m, d, beta, self_offset or 0, q.stride(0), k.stride(0),
+        EXCLUDE=self_offset is not None, BM=BM, BN=BN, BK=bk,
+    )
+    return lse
+
+
+def row_grad(
+    q: Tensor, k: Tensor, beta: float, row: Stats | None, col: Stats | None, self_offset: int | None, want_dbeta: bool
+) -> tuple[Tensor, Tensor | None]:
+    """dq (n, d) and ∂L/∂β (row part) — same contract as :func:`.chunked.row_grad`."""
+    tk = _module()
+    q, k = q.contiguous(), k.contiguous()
+    (n, d), m = q.shape, k.shape[0]
+    want_dbeta = want_dbeta and row is not None
+    dq = torch.empty_like(q)
+    empty = q.new_empty(0)
+    dbeta = q.new_zeros(n) if want_dbeta else empty
+    row_lse, row_w = (row.lse.contiguous(), row.weight.contiguous()) if row is not None else (empty, empty)
+    col_lse, col_w = (col.lse.contiguous(), col.weight.contiguous()) if col is not None else (empty, empty)
+    bk, bv = _blocks(d)
+    grid = (_cdiv(n, BM), _cdiv(d, bv))
+    tk.row_grad_kernel[grid](
+        q, k, dq, dbeta, row_lse, row_w, col_lse, col_w, n, m, d, beta, self_offset or 0,
+        q.stride(0), k.stride(0), dq.stride(0),
+        HAS_ROW=row is not None, HAS_COL=col is not None, EXCLUDE=self_offset is not None, WANT_DBETA=want_dbeta,
+        BM=BM, BN=BN, BK=bk, BV=bv,
+    )
+    return dq, (dbeta.sum() if want_dbeta else None)
+
+
+KERNELS = Kernels(row_lse=row_lse, row_grad=row_grad)
+
+
+def kernels(device: torch.device) -> Kernels:
+    """The Triton :class:`Kernels` for tensors on ``device``; clear errors where they cannot run."""
+    tk = _module()
+    if device.type != "cuda" and not tk.INTERPRETED:
+        raise RuntimeError(
+            f"impl='triton' got tensors on {device}; Triton kernels run on CUDA, or on CPU only in Triton's "
+            "interpreter (set TRITON_INTERPRET=1 before triton is first imported). Use impl='chunked' on CPU."
+        )
+    return KERNELS

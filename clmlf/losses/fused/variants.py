@@ -1,0 +1,81 @@
+"""The four loss variants on top of :func:`global_row_lse` (REFERENCE.md §2, closed forms).
+
+Each is  L = Σ_i w_i·LSE_i − Σ_i v_i·(positive logits of row i), with the positive terms from class sums
+(Σ_{p∈P(i)} z_i·z_p = z_i·C_{y_i}) in plain autograd. Inputs are this rank's rows; ``rows`` says how they sit in
+the global batch (single process: all of it). Half inputs are computed in float32 and the loss is float32.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from clmlf.losses._common import Temperature, class_ids, upcast, zero_loss
+from clmlf.losses.distributed import RowGroup
+from clmlf.losses.fused.row_lse import Kernels, global_row_lse
+
+
+def _class_sums(x: Tensor, ids: Tensor, num_classes: int) -> Tensor:
+    """(N, d) rows, (N,) class ids -> (C, d) per-class sums C_c = Σ_{y_i=c} x_i."""
+    return x.new_zeros(num_classes, x.shape[1]).index_add(0, ids, x)
+
+
+def _partners(views: RowGroup) -> Tensor:
+    """(2N,) index of each view's partner when every rank's views are stacked [ẑ_r; ẑ'_r] in rank order."""
+    parts, start = [], 0
+    for size in views.sizes:
+        parts.append((torch.arange(size) + size // 2) % size + start)
+        start += size
+    return torch.cat(parts)
+
+
+def supcon(z: Tensor, labels: Tensor, temperature: Temperature, rows: RowGroup, kernels: Kernels) -> Tensor:
+    """LBCL ``supcon``: L = Σ_i a_i·LSE_i − κ·Σ_i b_i·ẑ_i·(C_{y_i} − ẑ_i), a_i = [npos_i>0]/M, b_i = a_i/npos_i.
+
+    z: (n, d) own rows, labels: (n,). LSE over k ≠ i of κ·ẑ_i·ẑ_k."""
+    x = F.normalize(upcast(z), dim=1)
+    x_all, y_all = rows.gather(x), rows.gather(labels)
+    ids, counts = class_ids(y_all)
+    npos = counts[ids] - 1
+    anchors = npos > 0
+    if not anchors.any():
+        return zero_loss(z, temperature)
+    a = anchors.to(x.dtype) / anchors.sum()
+    lse = global_row_lse(x, None, 1 / temperature, x_all, None, rows, kernels, exclude_self=True)
+    positive = (x_all * (_class_sums(x_all, ids, len(counts))[ids] - x_all)).sum(1)
+    kappa = 1 / rows.own_share(temperature)
+    return (a * lse).sum() - (a * kappa * positive / npos.clamp(min=1)).sum()
+
+
+def lbcl_clmlf(z: Tensor, labels: Tensor, temperature: Temperature, rows: RowGroup, kernels: Kernels) -> Tensor:
+    """LBCL ``clmlf``: L = Σ_i (n_{y_i}·LSE_i − z_i·C_{y_i}) / (τ·Q), Q = Σ_c n_c², LSE over all k of z_i·z_k."""
+    x = upcast(z)
+    x_all, y_all = rows.gather(x), rows.gather(labels)
+    ids, counts = class_ids(y_all)
+    lse = global_row_lse(x, None, 1.0, x_all, None, rows, kernels)
+    positive = (x_all * _class_sums(x_all, ids, len(counts))[ids]).sum(1)
+    per_row = (counts[ids] * lse - positive) / rows.own_share(temperature)
+    return per_row.sum() / counts.square().sum()
+
+
+def ntxent(z: Tensor, z_aug: Tensor, temperature: Temperature, rows: RowGroup, kernels: Kernels) -> Tensor:
+    """DBCL ``ntxent`` over the 2N views h: L = mean_i (LSE_i − κ·h_i·h_π(i)), LSE over k ≠ i of κ·h_i·h_k.
+
+    Internally each rank's views are stacked [ẑ; ẑ'] (rank-major; the loss is order-independent)."""
+    h = F.normalize(torch.cat([upcast(z), upcast(z_aug)]), dim=1)
+    views = rows.times(2)
+    h_all = views.gather(h)
+    partner = _partners(views).to(h.device)
+    lse = global_row_lse(h, None, 1 / temperature, h_all, None, views, kernels, exclude_self=True)
+    positive = (h_all * h_all[partner]).sum(1)
+    return (lse - positive / views.own_share(temperature)).mean()
+
+
+def dbcl_clmlf(z: Tensor, z_aug: Tensor, temperature: Temperature, rows: RowGroup, kernels: Kernels) -> Tensor:
+    """DBCL ``clmlf``: L = mean_i (LSE_i − κ·z_i·z'_i), LSE over j of κ·z_i·z'_j (one direction, raw)."""
+    q, k = upcast(z), upcast(z_aug)
+    q_all, k_all = rows.gather(q), rows.gather(k)
+    lse = global_row_lse(q, k, 1 / temperature, q_all, k_all, rows, kernels)
+    positive = (q_all * k_all).sum(1)
+    return (lse - positive / rows.own_share(temperature)).mean()
