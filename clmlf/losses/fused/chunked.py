@@ -24,6 +24,9 @@ MAX_TILE_ROWS = 512
 """Upper bound on rows per tile (BLAS is efficient from a few hundred rows; tune with benchmarks/)."""
 TILE_BYTES = 64 << 20
 """Budget for one (tile, N) logit block; the tile shrinks for very large N."""
+EXP_FLOOR = -87.0
+"""Shifted logits are clamped here before ``exp``: torch's CPU exp is 5-10x slower below float32's normal range
+(about -87.3), which raw ``clmlf`` logits and small τ hit constantly. A clamped term adds < 2e-38 (a probability)."""
 
 
 def tile_rows(n_keys: int) -> int:
@@ -41,9 +44,13 @@ def _logits(q: Tensor, k: Tensor, beta: float, diag: int | None) -> Tensor:
     return s
 
 
-def _probs(s: Tensor, lse: Tensor, weight: Tensor) -> Tensor:
-    """weight·exp(s − lse) for broadcastable ``lse``/``weight`` (a new tensor; ``s`` is kept)."""
-    return torch.sub(s, lse).exp_().mul_(weight)
+def _probs(s: Tensor, lse: Tensor, weight: Tensor, diag: int | None, out: Tensor | None = None) -> Tensor:
+    """weight·exp(s − lse) for broadcastable ``lse``/``weight``, zero at the excluded diagonal ``diag``.
+    Written to ``out`` (which may be ``s`` itself), else to a new tensor."""
+    e = torch.sub(s, lse, out=out).clamp_(min=EXP_FLOOR).exp_().mul_(weight)
+    if diag is not None:
+        e.diagonal(diag).zero_()
+    return e
 
 
 def _dbeta_part(weights: Tensor, s: Tensor, beta: float, diag: int | None) -> Tensor:
@@ -77,11 +84,11 @@ def row_grad(
         b = min(a + step, q.shape[0])
         diag = None if self_offset is None else self_offset + a
         s = _logits(q[a:b], k, beta, diag)
-        e = None if row is None else _probs(s, row.lse[a:b, None], row.weight[a:b, None])
+        e = None if row is None else _probs(s, row.lse[a:b, None], row.weight[a:b, None], diag)
         if dbeta is not None:
             dbeta += _dbeta_part(e, s, beta, diag)
         if col is not None:  # s is not needed any more: the column part overwrites it
-            part = s.sub_(col.lse[None, :]).exp_().mul_(col.weight[None, :])
+            part = _probs(s, col.lse[None, :], col.weight[None, :], diag, out=s)
             e = part if e is None else e.add_(part)
         torch.mm(e, k, out=dq[a:b])
     return dq.mul_(beta), dbeta
@@ -115,9 +122,10 @@ def symmetric_grad(x: Tensor, beta: float, stats: Stats, exclude_self: bool, wan
     step = tile_rows(n)
     for a in range(0, n, step):
         b = min(a + step, n)
-        s = _logits(x[a:b], x[a:], beta, 0 if exclude_self else None)
-        e = _probs(s, stats.lse[a:b, None], stats.weight[a:b, None])
-        e.add_(s.sub_(stats.lse[None, a:]).exp_().mul_(stats.weight[None, a:]))
+        diag = 0 if exclude_self else None
+        s = _logits(x[a:b], x[a:], beta, diag)
+        e = _probs(s, stats.lse[a:b, None], stats.weight[a:b, None], diag)
+        e.add_(_probs(s, stats.lse[None, a:], stats.weight[None, a:], diag, out=s))
         e[:, : b - a] *= 0.5
         dx[a:b].addmm_(e, x[a:])
         dx[a:].addmm_(e.T, x[a:b])
@@ -125,4 +133,24 @@ def symmetric_grad(x: Tensor, beta: float, stats: Stats, exclude_self: bool, wan
     return dx, (torch.dot(x.reshape(-1), dx.reshape(-1)) / (2 * beta) if want_dbeta else None)
 
 
-KERNELS = Kernels(row_lse=row_lse, row_grad=row_grad, symmetric_lse=symmetric_lse, symmetric_grad=symmetric_grad)
+def paired_grad(q: Tensor, k: Tensor, beta: float, stats: Stats, want_dbeta: bool) -> tuple[Tensor, Tensor, Tensor | None]:
+    """Single process, q ≠ k (DBCL): dq = β·E k and dk = β·Eᵀ q with E_ij = ω_i p_ij, from one pass over row
+    tiles (the two-pass :func:`row_grad` form is what each rank runs across ranks). ∂L/∂β by Euler:
+    ⟨q, dq⟩ + ⟨k, dk⟩ = 2β·∂L/∂β."""
+    dq, dk = torch.empty_like(q), torch.zeros_like(k)
+    step = tile_rows(k.shape[0])
+    for a in range(0, q.shape[0], step):
+        s = _logits(q[a : a + step], k, beta, None)
+        e = _probs(s, stats.lse[a : a + step, None], stats.weight[a : a + step, None], None, out=s)
+        torch.mm(e, k, out=dq[a : a + step])
+        dk.addmm_(e.T, q[a : a + step])
+    dq.mul_(beta)
+    dk.mul_(beta)
+    if not want_dbeta:
+        return dq, dk, None
+    return dq, dk, (torch.dot(q.reshape(-1), dq.reshape(-1)) + torch.dot(k.reshape(-1), dk.reshape(-1))) / (2 * beta)
+
+
+KERNELS = Kernels(
+    row_lse=row_lse, row_grad=row_grad, symmetric_lse=symmetric_lse, symmetric_grad=symmetric_grad, paired_grad=paired_grad
+)

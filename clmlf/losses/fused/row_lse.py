@@ -35,14 +35,16 @@ class Kernels:
 
     ``row_lse(q, k, beta, self_offset) -> (n,)``;
     ``row_grad(q, k, beta, row, col, self_offset, want_dbeta) -> (dq, dbeta | None)``;
-    optional single-process fast paths for a symmetric S = β·x xᵀ:
-    ``symmetric_lse(x, beta, exclude_self)``, ``symmetric_grad(x, beta, stats, exclude_self, want_dbeta)``.
+    optional single-process fast paths — for a symmetric S = β·x xᵀ:
+    ``symmetric_lse(x, beta, exclude_self)``, ``symmetric_grad(x, beta, stats, exclude_self, want_dbeta)``;
+    for S = β·q kᵀ: ``paired_grad(q, k, beta, stats, want_dbeta) -> (dq, dk, dbeta | None)``.
     """
 
     row_lse: Callable[..., Tensor]
     row_grad: Callable[..., tuple[Tensor, Tensor | None]]
     symmetric_lse: Callable[..., Tensor] | None = None
     symmetric_grad: Callable[..., tuple[Tensor, Tensor | None]] | None = None
+    paired_grad: Callable[..., tuple[Tensor, Tensor, Tensor | None]] | None = None
 
 
 class GlobalRowLSE(torch.autograd.Function):
@@ -81,6 +83,8 @@ class GlobalRowLSE(torch.autograd.Function):
                 dq, dbeta = kernels.symmetric_grad(q, b, everyone, exclude_self, want_dbeta)
             elif k is None:
                 dq, dbeta = kernels.row_grad(q, q_all, b, mine, everyone, rows.offset if exclude_self else None, want_dbeta)
+            elif rows.world == 1 and kernels.paired_grad is not None:
+                dq, dk, dbeta = kernels.paired_grad(q, k, b, everyone, want_dbeta)
             else:
                 dq, dbeta = kernels.row_grad(q, k_all, b, mine, None, None, want_dbeta)
                 dk, _ = kernels.row_grad(k, q_all, b, None, everyone, None, False)
