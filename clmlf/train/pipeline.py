@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -42,8 +42,6 @@ def load_splits(data: DataSpec) -> DatasetSplits:
         if result.skipped:
             logger.warning("%s/%s: %s", splits.name, name, result.summary())
         checked[name] = result.kept
-    from dataclasses import replace
-
     return replace(splits, **checked)
 
 
