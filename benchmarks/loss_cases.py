@@ -7,7 +7,6 @@ memory as JSON (see conftest.peak_memory_mb).
 from __future__ import annotations
 
 import json
-import os
 import resource
 import sys
 from dataclasses import asdict, dataclass
@@ -32,7 +31,8 @@ class Case:
 
     @property
     def id(self) -> str:
-        return f"{self.device}-{self.loss.replace('/', '_')}-{self.impl}-N{self.n}-d{self.d}-{self.dtype}-{self.mode.replace('+', '_')}"
+        loss, mode = self.loss.replace("/", "_"), self.mode.replace("+", "_")
+        return f"{self.device}-{loss}-{self.impl}-N{self.n}-d{self.d}-{self.dtype}-{mode}"
 
     @property
     def group(self) -> tuple:
@@ -114,11 +114,12 @@ def measure_cpu_peak(case: Case) -> float:
             refs.write("5")
         baseline, peak = _rss_kib("VmRSS:"), lambda: _rss_kib("VmHWM:")
     except OSError:
-        baseline, peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # noqa: E731
+        baseline = peak()
     step(case, z, second)
     return max(0, peak() - baseline) / 1024
 
 
 if __name__ == "__main__":
-    torch.set_num_threads(int(os.environ.get("BENCH_THREADS", torch.get_num_threads())))
-    print(json.dumps({"case": asdict(Case(**json.loads(sys.argv[1]))), "peak_mb": measure_cpu_peak(Case(**json.loads(sys.argv[1])))}))
+    case = Case(**json.loads(sys.argv[1]))
+    print(json.dumps({"case": asdict(case), "peak_mb": measure_cpu_peak(case)}))

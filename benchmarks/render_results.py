@@ -35,7 +35,8 @@ def machine_section(data: dict) -> list[str]:
     loads = sorted(b["extra_info"]["loadavg_1min"] for b in data["benchmarks"] if "loadavg_1min" in b["extra_info"])
     load_line = (
         f"- 1-minute load average after each case: min {loads[0]:.2f}, median {loads[len(loads) // 2]:.2f}, max {loads[-1]:.2f} "
-        f"on {cpu.get('count', '?')} cores (the benchmark itself accounts for about {info.get('torch_threads', '?')}; the rest is other work on the machine)"
+        f"on {cpu.get('count', '?')} cores (the benchmark itself accounts for about {info.get('torch_threads', '?')}; "
+        "the rest is other work on the machine)"
         if loads else "- load average per case: not recorded"
     )
     return [

@@ -54,6 +54,8 @@ def test_loss_speed(benchmark, case: Case):
 
     benchmark.group = " ".join(str(part) for part in case.group)
     benchmark.pedantic(run, setup=reset, rounds=5 if case.n <= 2048 else 3, warmup_rounds=1, iterations=1)
+    if benchmark.stats is None:  # --benchmark-disable: a smoke run, nothing to record
+        return
     peak = peak_memory_mb(case)
     benchmark.extra_info.update(
         {"kind": "loss", **{k: getattr(case, k) for k in ("loss", "impl", "n", "d", "dtype", "mode", "device")}, "peak_mb": peak}
@@ -74,6 +76,8 @@ def test_clmlf_repo_lbcl_vs_ours(benchmark, impl):
 
     benchmark.group = "clmlf-repo-lbcl N=2048 d=768 float32 fwd+bwd"
     benchmark.pedantic(lambda: fn(z, labels).backward(), setup=reset, rounds=3, warmup_rounds=1, iterations=1)
+    if benchmark.stats is None:
+        return
     benchmark.extra_info.update({"kind": "clmlf_repo", "impl": impl})
     done = _DONE.setdefault(("clmlf_repo",), {})
     done[impl] = {"min_s": benchmark.stats.stats.min}

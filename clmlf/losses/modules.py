@@ -53,7 +53,9 @@ class CrossEntropySpec(ComponentSpec):
 class LBCLLoss(nn.Module):
     """Label-based contrastive loss: z (N, d), labels (N,) -> 0-d (:func:`clmlf.losses.lbcl`)."""
 
-    def __init__(self, temperature: float = 0.07, variant: str = "supcon", impl: str = "auto", cross_rank: CrossRank = False) -> None:
+    def __init__(
+        self, temperature: float = 0.07, variant: str = "supcon", impl: str = "auto", cross_rank: CrossRank = False
+    ) -> None:
         super().__init__()
         check_options(variant, LBCL_VARIANTS, impl, temperature, cross_rank)
         self.temperature, self.variant, self.impl, self.cross_rank = temperature, variant, impl, cross_rank
@@ -69,7 +71,9 @@ class LBCLLoss(nn.Module):
 class DBCLLoss(nn.Module):
     """Data-based contrastive loss: two views z, z_aug (N, d) -> 0-d (:func:`clmlf.losses.dbcl`)."""
 
-    def __init__(self, temperature: float = 0.07, variant: str = "ntxent", impl: str = "auto", cross_rank: CrossRank = False) -> None:
+    def __init__(
+        self, temperature: float = 0.07, variant: str = "ntxent", impl: str = "auto", cross_rank: CrossRank = False
+    ) -> None:
         super().__init__()
         check_options(variant, DBCL_VARIANTS, impl, temperature, cross_rank)
         self.temperature, self.variant, self.impl, self.cross_rank = temperature, variant, impl, cross_rank

@@ -34,7 +34,9 @@ def assert_same(actual, expected, rtol=1e-6, atol=1e-12):
 
 def compare(loss, kernels, z, second, temperature):
     """Fused vs reference on the same leaves; a learnable τ is cloned so each gets its own gradient."""
-    tau = lambda: temperature.detach().clone().requires_grad_() if isinstance(temperature, torch.Tensor) else temperature  # noqa: E731
+    def tau():
+        return temperature.detach().clone().requires_grad_() if isinstance(temperature, torch.Tensor) else temperature
+
     expected = run(loss, "reference", z, second, tau())
     actual = run(loss, "chunked", z, second, tau(), kernels=KERNELS[kernels])
     assert_same(actual, expected)

@@ -15,7 +15,8 @@ from _loss_cases import LOSSES, inputs, run  # noqa: E402
 from clmlf.losses import fused, lbcl  # noqa: E402
 
 pytest.importorskip("triton")
-if os.environ["TRITON_INTERPRET"] != "1" or getattr(sys.modules.get("clmlf.losses.fused.triton_kernels"), "INTERPRETED", True) is False:
+_built = sys.modules.get("clmlf.losses.fused.triton_kernels")
+if os.environ["TRITON_INTERPRET"] != "1" or getattr(_built, "INTERPRETED", True) is False:
     pytest.skip("Triton kernels were already built without the interpreter", allow_module_level=True)
 
 
