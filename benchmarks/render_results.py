@@ -1,6 +1,8 @@
-"""Render pytest-benchmark JSON from test_loss_speed.py as benchmarks/RESULTS.md.
+"""Render pytest-benchmark JSON files (loss, train-step and input-pipeline suites, any machines) as RESULTS.md.
 
-    python benchmarks/render_results.py benchmarks/results.json [-o benchmarks/RESULTS.md]
+    python benchmarks/render_results.py benchmarks/measured/*.json [-o benchmarks/RESULTS.md]
+
+Files are merged in the order given: a later measurement of the same case replaces an earlier one.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ def _x(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}×"
 
 
-def machine_section(data: dict) -> list[str]:
+def machine_section(name: str, data: dict) -> list[str]:
     info = data["machine_info"]
     cpu = info.get("cpu", {})
     loads = sorted(b["extra_info"]["loadavg_1min"] for b in data["benchmarks"] if "loadavg_1min" in b["extra_info"])
@@ -40,7 +42,7 @@ def machine_section(data: dict) -> list[str]:
         if loads else "- load average per case: not recorded"
     )
     return [
-        "## Machine and command",
+        f"### `{name}`",
         "",
         f"- date: {data.get('datetime', '?')}",
         f"- CPU: {cpu.get('brand_raw', info.get('processor', '?'))}, {cpu.get('count', '?')} logical cores; "
@@ -115,27 +117,83 @@ def headline(groups: dict, benchmarks: list[dict]) -> list[str]:
             f"- LBCL `clmlf` fwd+bwd, N=2048, d=768, fp32, CPU: the CLMLF reference code's algorithm (per-anchor "
             f"Python loop building gather indices) {slow:.2f} s, chunked {fast * 1e3:.0f} ms → {slow / fast:.0f}× faster."
         )
+    lines += gpu_headline(groups, benchmarks)
     return lines + [""]
 
 
-def render(data: dict) -> str:
-    benchmarks = data["benchmarks"]
+def gpu_headline(groups: dict, benchmarks: list[dict]) -> list[str]:
+    """The GPU target row (supcon, bf16, d=768, fwd+bwd, N=32k) against the compute floor 4·N²·d / matmul rate."""
+    rates = [b["extra_info"]["tflops"] for b in benchmarks if b["extra_info"].get("kind") == "matmul_rate" and b["extra_info"]["d"] == 768]
+    lines = []
+    for n in (32768, 1048576):
+        row = groups.get(("lbcl/supcon", n, 768, "bfloat16", "fwd+bwd", "cuda"), {})
+        if "triton" not in row:
+            continue
+        ours = row["triton"]
+        text = f"- supcon fwd+bwd, N={n:,}, d=768, bf16, GPU: triton {_ms(ours['min'])} ms / {ours['peak_mb']:,.0f} MiB"
+        for other in ("pml", "naive"):
+            if other in row:
+                text += f"; {LABEL[other]} {_ms(row[other]['min'])} ms / {row[other]['peak_mb']:,.0f} MiB ({row[other]['min'] / ours['min']:.1f}× slower)"
+        if rates:
+            floor = 4 * n * n * 768 / (max(rates) * 1e12)
+            text += f"; compute floor 4·N²·d / {max(rates):.0f} TFLOP/s (bf16 matmul measured in the same runs) = {_ms(floor)} ms → triton at {ours['min'] / floor:.1f}× the floor"
+        lines.append(text + ".")
+    return lines
+
+
+def train_step_table(benchmarks: list[dict]) -> list[str]:
+    rows = [b["extra_info"] for b in benchmarks if b["extra_info"].get("kind") == "train_step"]
+    if not rows:
+        return []
+    lines = ["## Train step", "", "One optimizer step with both DBCL views (fwd + bwd + AdamW), median of the rounds; paths as in "
+             "`benchmarks/train_step_cases.py`. `×ref` = samples/s over the reference-style path's in the same run.", "",
+             "| device | model | batch | path | samples/s | peak MiB | ×ref | mem/ref | warm-up s |", "|---|---|---|---|---|---|---|---|---|"]
+    for e in rows:
+        memory = e.get("memory_fraction_of_reference")
+        lines.append(f"| {e['device']} | {e['size']} | {e['batch']} | {e['path']} | {e['samples_per_s']:,.0f} | "
+                     f"{e.get('peak_mib', float('nan')):,.0f} | {_x(e.get('speedup_vs_reference'))} | {'—' if memory is None else f'{memory:.2f}'} | {e['warmup_s']:.1f} |")
+    return lines + [""]
+
+
+def input_table(benchmarks: list[dict]) -> list[str]:
+    rows = [(b["extra_info"], b["group"]) for b in benchmarks if b["extra_info"].get("kind") == "input_pipeline"]
+    if not rows:
+        return []
+    lines = ["## Input pipeline", "", f"{rows[0][1]}; DataLoader batches of 64, median of the rounds.", "",
+             "| workers | CPU cores | samples/s |", "|---|---|---|"]
+    lines += [f"| {e['workers']} | {e['cpu_count']} | {e['samples_per_s']:,.0f} |" for e, _ in rows]
+    return lines + [""]
+
+
+def merged(files: dict[str, dict]) -> list[dict]:
+    """All benchmarks, a later file's measurement of a case replacing an earlier one."""
+    by_name = {}
+    for data in files.values():
+        for bench in data["benchmarks"]:
+            by_name[bench["fullname"]] = bench
+    return list(by_name.values())
+
+
+def render(files: dict[str, dict]) -> str:
+    benchmarks = merged(files)
     tables, groups = loss_tables(benchmarks)
-    gpu_rows = any(key[5] == "cuda" for key in groups)
-    lines = ["# Loss benchmarks", "", "Generated by `benchmarks/render_results.py` from pytest-benchmark JSON.", ""]
-    lines += machine_section(data) + headline(groups, benchmarks) + tables
-    if not gpu_rows:
-        lines += ["## GPU", "", "GPU rows pending — no GPU was available when these numbers were measured "
-                  "(the `gpu`-marked cases, N up to 1,048,576 with `impl=\"triton\"`, were skipped).", ""]
+    lines = ["# Benchmarks", "", "Generated by `benchmarks/render_results.py` from the pytest-benchmark JSON files in "
+             "`benchmarks/measured/` (each file's machine and exact command below).", ""]
+    lines += headline(groups, benchmarks) + tables + train_step_table(benchmarks) + input_table(benchmarks)
+    if not any(key[5] == "cuda" for key in groups):
+        lines += ["## GPU", "", "GPU rows pending — no GPU was available when these numbers were measured.", ""]
+    lines += ["## Machines and commands", ""]
+    for name, data in files.items():
+        lines += machine_section(name, data)
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("json", type=Path)
+    parser.add_argument("json", type=Path, nargs="+")
     parser.add_argument("-o", "--output", type=Path, default=Path(__file__).with_name("RESULTS.md"))
     args = parser.parse_args()
-    args.output.write_text(render(json.loads(args.json.read_text())))
+    args.output.write_text(render({path.name: json.loads(path.read_text()) for path in args.json}))
     print(f"wrote {args.output}")
 
 

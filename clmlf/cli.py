@@ -1,4 +1,4 @@
-"""The ``clmlf`` command line: train / evaluate / predict, validate, components, schema, dataset-info."""
+"""The ``clmlf`` command line: train / evaluate / predict, ablate / visualize, validate, components, schema, dataset-info."""
 
 from __future__ import annotations
 
@@ -74,11 +74,14 @@ def train_arguments(parser: argparse.ArgumentParser) -> None:
 @command("train", "train and evaluate a model; writes a run directory", train_arguments)
 def train(args: argparse.Namespace) -> int:
     from clmlf.spec import load_spec
+    from clmlf.train.distributed import is_main_process
     from clmlf.train.trainer import train as run_training
 
     spec = load_spec(args.config, args.overrides)
     out = args.out or f"runs/{spec.name}"
     metrics = run_training(spec, out, resume=args.resume, progress=not args.no_progress)
+    if not is_main_process():  # torchrun: rank 0 reports
+        return 0
     test = metrics["test"]
     print(json.dumps({"run": out, "best_epoch": metrics["best_epoch"], "test": test, "wall_s": round(metrics["wall_s"], 1)}))
     return 0
@@ -128,6 +131,72 @@ def dataset_info(args: argparse.Namespace) -> int:
     spec = registry().entry("dataset", args.name).spec()
     splits = spec.build(**({"root": args.root} if args.root else {}))
     print(json.dumps(splits.info()))
+    return 0
+
+
+def positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return int(text)
+
+
+def ablate_arguments(parser: argparse.ArgumentParser) -> None:
+    config_arguments(parser)
+    parser.add_argument("--seeds", type=positive_int, required=True, metavar="K", help="runs per row, seeds train.seed + 0..K-1")
+    parser.add_argument("--out", default=None, help="experiment directory (default: runs/<config name>_ablation or _sweep_<name>)")
+    parser.add_argument("--rows", default=None, metavar="NAME,NAME",
+                        help="rows to run (default: the ladder that fits the dataset): text_only, image_only, late_fusion, "
+                             "mlf, mlf_lbcl, mlf_dbcl, clmlf; without images: text_only, text_lbcl, text_dbcl, text_lbcl_dbcl")
+    parser.add_argument("--sweep", default=None, metavar="NAME=A..B",
+                        help="sweep one value of the base config instead: fusion_layers=1..6, image_layers=1..3, or KEY=V1,V2")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+@command("ablate", "train the ablation ladder (paper Table 3) or a layer sweep (Fig. 3) over K seeds", ablate_arguments)
+def ablate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from clmlf.spec import load_spec
+
+    base = load_spec(args.config, args.overrides)
+    progress = not args.no_progress
+    if args.sweep is not None:
+        from clmlf.experiments.sweep import parse_sweep, run_sweep
+
+        if args.rows is not None:
+            raise ValueError("--rows and --sweep don't combine: a sweep varies the base config itself")
+        sweep = parse_sweep(args.sweep, base)
+        out = Path(args.out or f"runs/{base.name}_sweep_{sweep.name}")
+        entries = run_sweep(base, sweep, out, args.seeds, progress)["points"]
+    else:
+        from clmlf.experiments.ablation import ablate as run_ablation
+
+        out = Path(args.out or f"runs/{base.name}_ablation")
+        rows = [name.strip() for name in args.rows.split(",") if name.strip()] if args.rows is not None else None
+        entries = run_ablation(base, out, args.seeds, rows, progress)["rows"]
+    keys = ("name", "value", "accuracy_mean", "accuracy_std", "f1_mean", "f1_std")
+    print(json.dumps({"out": str(out), "results": [{key: entry[key] for key in keys if key in entry} for entry in entries]}))
+    return 0
+
+
+def visualize_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", help="a finished run directory (clmlf train --out, or DIR/<row>/seed<k> of clmlf ablate)")
+    parser.add_argument("--split", default="test", choices=["train", "dev", "test"])
+    parser.add_argument("--n", type=positive_int, default=8, help="attention figures for the first N items with an image")
+    parser.add_argument("--layer", type=int, default=-1, help="fusion layer of the attention maps (negative: from the last)")
+    parser.add_argument("--head", type=int, default=0, help="attention head of the maps")
+    parser.add_argument("--text-only", default=None, metavar="RUN_DIR2",
+                        help="a text-only run to compare with (default: ../../text_only/seed<k> in an ablate layout)")
+    parser.add_argument("--out", default=None, help="output folder (default: RUN_DIR/figures)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+@command("visualize", "attention maps, t-SNE of pooled representations and a case study of a run", visualize_arguments)
+def visualize(args: argparse.Namespace) -> int:
+    from clmlf.experiments.visualize import visualize as draw
+
+    written = draw(args.run_dir, args.split, args.n, args.layer, args.head, args.text_only, args.out, not args.no_progress)
+    print(json.dumps({"written": [str(path) for path in written]}))
     return 0
 
 

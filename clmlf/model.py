@@ -6,7 +6,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -90,6 +90,23 @@ class CLMLF(nn.Module):
         """input_ids/attention_mask/token_type_ids: (B, Lt) — or cached text backbone states text_features
         (B, Lt, H) with attention_mask; pixel_values: (B, 3, H, W) or cached image_features: (B, C, h, w).
         ``view="augmented"`` uses the augmented-view projection head (DBCL)."""
+        fused = self.fuse(input_ids, attention_mask, pixel_values, token_type_ids, image_features, text_features, return_attention)
+        return self.heads(fused, view)
+
+    def forward_pair(self, original: dict[str, Tensor], augmented: dict[str, Tensor]) -> tuple[CLMLFOutput, CLMLFOutput]:
+        """Both DBCL views (``forward`` keyword dicts of B samples each) in one pass over 2B samples: fewer, larger
+        kernels, the same outputs as ``self(**original)`` and ``self(**augmented, view="augmented")`` (texts are
+        right-padded to a common length, which the masks hide). A backbone with BatchNorm in training mode would see
+        joint batch statistics, so such models take the two separate calls."""
+        if any(isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training for m in self.modules()):
+            return self(**original), self(**augmented, view="augmented")
+        fused = self.fuse(**concat_views(original, augmented))
+        size = next(iter(original.values())).shape[0]
+        return self.heads(fused.rows(slice(None, size)), "original"), self.heads(fused.rows(slice(size, None)), "augmented")
+
+    def fuse(self, input_ids=None, attention_mask=None, pixel_values=None, token_type_ids=None, image_features=None,
+             text_features=None, return_attention: bool = False) -> FusedTokens:
+        """Encoders, TE_I, TE_M and the pooler: everything before the task heads (arguments as in ``forward``)."""
         if self.image_encoder is not None and pixel_values is None and image_features is None:
             raise ValueError("this model has an image encoder: pass pixel_values (or cached image_features)")
         if attention_mask is None or (input_ids is None) == (text_features is None):
@@ -109,16 +126,20 @@ class CLMLF(nn.Module):
         else:
             hidden, mask, attention = torch.cat([text.hidden, image_hidden], 1), torch.cat([text.mask, image_mask], 1), None
         pooled = self.pooler(hidden, mask)
+        return FusedTokens(hidden, mask, pooled.pooled, pooled.weights, attention, text.hidden.shape[1])
+
+    def heads(self, fused: FusedTokens, view: Literal["original", "augmented"] = "original") -> CLMLFOutput:
+        """Classifier and (view-specific) contrastive projection on the pooled representation."""
         projection = self.augmented_projection if view == "augmented" and self.augmented_projection else self.projection
         return CLMLFOutput(
-            logits=self.head(pooled.pooled),
-            pooled=pooled.pooled,
-            fused=hidden,
-            fused_mask=mask,
-            z=None if projection is None else projection(pooled.pooled),
-            attention=attention,
-            pooling_weights=pooled.weights,
-            num_text_tokens=text.hidden.shape[1],
+            logits=self.head(fused.pooled),
+            pooled=fused.pooled,
+            fused=fused.hidden,
+            fused_mask=fused.mask,
+            z=None if projection is None else projection(fused.pooled),
+            attention=fused.attention,
+            pooling_weights=fused.pooling_weights,
+            num_text_tokens=fused.num_text_tokens,
         )
 
     def save_pretrained(self, directory: str | Path) -> Path:
@@ -152,6 +173,39 @@ class CLMLF(nn.Module):
         model = cls.from_spec(spec, pretrained=False)
         load_model(model, str(weights_path), device=str(map_location))
         return model
+
+
+class FusedTokens(NamedTuple):
+    """What the heads read: fused tokens (B, L, D) and mask (B, L), pooled (B, D), pooling weights (B, L) or None,
+    per-layer attentions or None, and the number of text tokens Lt."""
+
+    hidden: Tensor
+    mask: Tensor
+    pooled: Tensor
+    pooling_weights: Tensor | None
+    attention: tuple[Tensor, ...] | None
+    num_text_tokens: int
+
+    def rows(self, index: slice) -> FusedTokens:
+        """The same fields for the samples ``index`` of the batch."""
+        take = lambda part: part[index] if isinstance(part, Tensor) else part  # noqa: E731
+        attention = None if self.attention is None else tuple(take(layer) for layer in self.attention)
+        return FusedTokens(take(self.hidden), take(self.mask), take(self.pooled), take(self.pooling_weights), attention, self.num_text_tokens)
+
+
+def concat_views(first: dict[str, Tensor], second: dict[str, Tensor]) -> dict[str, Tensor]:
+    """Stack two ``forward`` keyword dicts along the batch; text inputs (B, L[, H]) are right-padded with zeros
+    (mask 0) to the longer length."""
+    if first.keys() != second.keys():
+        raise ValueError(f"the two views need the same inputs, got {sorted(first)} and {sorted(second)}")
+    length = max(first["attention_mask"].shape[1], second["attention_mask"].shape[1])
+    joint = {}
+    for name in first:
+        parts = [first[name], second[name]]
+        if name in ("input_ids", "attention_mask", "token_type_ids", "text_features"):
+            parts = [nn.functional.pad(part, (0, 0) * (part.dim() - 2) + (0, length - part.shape[1])) for part in parts]
+        joint[name] = torch.cat(parts)
+    return joint
 
 
 def library_versions() -> dict[str, str]:

@@ -230,7 +230,10 @@ class DataSpec(BaseModel):
 
 
 class TrainSpec(BaseModel):
-    """Optimisation (REFERENCE.md §4: AdamW 2e-5, weight decay 0.01; text encoder frozen for the first epochs)."""
+    """Optimisation (REFERENCE.md §4: AdamW 2e-5, weight decay 0.01; text encoder frozen for the first epochs).
+
+    ``batch_size`` is the global batch: under torchrun each of N processes trains on a 1/N slice of it.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -256,10 +259,15 @@ class TrainSpec(BaseModel):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     bf16: bool = True
     num_threads: int | None = Field(None, ge=1)
+    dist_backend: Literal["auto", "nccl", "gloo"] = "auto"  # under torchrun; auto: NCCL on CUDA, gloo on CPU
 
 
 class LossesSpec(BaseModel):
-    """L = L_sc + lbcl_weight * L_lbcl + dbcl_weight * L_dbcl (REFERENCE.md §2; weights 0 turn a loss off)."""
+    """L = L_sc + lbcl_weight * L_lbcl + dbcl_weight * L_dbcl (REFERENCE.md §2; weights 0 turn a loss off).
+
+    ``cross_rank`` (used under torchrun only): LBCL/DBCL take their negatives from the whole global batch, every
+    rank's rows, as one process would; false keeps each rank's negatives local (a per-rank loss, DDP-averaged).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -270,6 +278,7 @@ class LossesSpec(BaseModel):
     dbcl_variant: Literal["ntxent", "clmlf"] = "ntxent"
     impl: Literal["auto", "reference", "chunked", "triton", "pml"] = "auto"
     label_smoothing: float = Field(0.0, ge=0, lt=1)
+    cross_rank: bool = True
 
 
 class ExperimentSpec(BaseModel):

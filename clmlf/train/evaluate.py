@@ -28,6 +28,7 @@ class Evaluation:
     predictions: torch.Tensor   # (N,)
     probabilities: torch.Tensor  # (N, C)
     ids: list[str]
+    pooled: torch.Tensor | None = None  # (N, D) pooled representations, when asked for
 
     def confusion(self, num_classes: int) -> torch.Tensor:
         return confusion_matrix(self.labels, self.predictions, num_classes)
@@ -36,17 +37,21 @@ class Evaluation:
 @torch.no_grad()
 def evaluate(
     model: CLMLF, loader: DataLoader, device: torch.device, num_classes: int, f1_average: str,
-    bf16: bool = True, description: str = "eval", progress: bool = True,
+    bf16: bool = True, description: str = "eval", progress: bool = True, keep_pooled: bool = False,
 ) -> Evaluation:
+    """Predictions and metrics over ``loader``; ``keep_pooled`` also keeps every item's pooled representation."""
     model.eval()
-    labels, probabilities, ids = [], [], []
+    labels, probabilities, ids, pooled = [], [], [], []
     for batch in tqdm(loader, desc=description, leave=False, disable=not progress, unit="batch"):
         with autocast(device, bf16):
-            logits = model(**model_inputs(batch, device)).logits
-        probabilities.append(logits.float().softmax(-1).cpu())
+            output = model(**model_inputs(batch, device))
+        probabilities.append(output.logits.float().softmax(-1).cpu())
+        if keep_pooled:
+            pooled.append(output.pooled.float().cpu())
         labels.append(batch["labels"])
         ids += batch["ids"]
     probs = torch.cat(probabilities)
     gold = torch.cat(labels)
     predictions = probs.argmax(-1)
-    return Evaluation(classification_metrics(gold, predictions, num_classes, f1_average), gold, predictions, probs, ids)
+    metrics = classification_metrics(gold, predictions, num_classes, f1_average)
+    return Evaluation(metrics, gold, predictions, probs, ids, torch.cat(pooled) if keep_pooled else None)

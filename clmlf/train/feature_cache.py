@@ -36,15 +36,13 @@ def cache_key(encoder_spec: dict, transform: Callable, samples: Sequence[Sample]
 def compute_features(
     encoder, samples: Sequence[Sample], transform: Callable, batch_size: int, device: torch.device, description: str
 ) -> Tensor:
-    """(N, C, h, w) fp16 feature maps of ``encoder.features`` for every sample's image (channels-last convolutions:
-    about 1.6x faster on CPU)."""
+    """(N, C, h, w) fp16 feature maps of ``encoder.features`` for every sample's image."""
     encoder.eval()
-    encoder.backbone.to(memory_format=torch.channels_last)
     chunks = []
     for start in tqdm(range(0, len(samples), batch_size), desc=description, unit="batch", leave=False):
         chunk = samples[start : start + batch_size]
         pixels = torch.stack([transform(load_image(s.image_path, s.id)) for s in chunk]).to(device)
-        features = encoder.features(pixels.contiguous(memory_format=torch.channels_last))
+        features = encoder.features(pixels)
         chunks.append(features.to(torch.float16).contiguous().cpu())
     return torch.cat(chunks)
 

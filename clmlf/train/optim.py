@@ -34,7 +34,9 @@ def parameter_groups(model: nn.Module, train: TrainSpec) -> list[dict]:
 
 
 def build_optimizer(model: nn.Module, train: TrainSpec) -> torch.optim.AdamW:
-    return torch.optim.AdamW(parameter_groups(model, train), betas=train.betas, eps=train.eps)
+    """AdamW over :func:`parameter_groups`; the fused CUDA kernel when every parameter is on the GPU."""
+    fused = all(parameter.is_cuda for parameter in model.parameters())
+    return torch.optim.AdamW(parameter_groups(model, train), betas=train.betas, eps=train.eps, fused=fused or None)
 
 
 def schedule_factor(step: int, total: int, train: TrainSpec) -> float:

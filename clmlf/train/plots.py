@@ -7,7 +7,8 @@ from pathlib import Path
 import torch
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the non-interactive Agg backend (files only, no display needed)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -18,7 +19,7 @@ def _pyplot():
 
 def plot_curves(history: list[dict], path: Path) -> None:
     """Left: training loss terms per epoch; right: dev accuracy / F1 per epoch."""
-    plt = _pyplot()
+    plt = pyplot()
     epochs = [record["epoch"] for record in history]
     figure, (losses, scores) = plt.subplots(1, 2, figsize=(10, 4))
     for name in history[0]["train"] if history else []:
@@ -35,7 +36,7 @@ def plot_curves(history: list[dict], path: Path) -> None:
 
 
 def plot_confusion(confusion: torch.Tensor, label_names, path: Path, title: str) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     figure, axis = plt.subplots(figsize=(4.8, 4.2))
     image = axis.imshow(confusion.numpy(), cmap="Blues")
     for (row, column), count in zip(torch.cartesian_prod(torch.arange(confusion.shape[0]), torch.arange(confusion.shape[1])).tolist(), confusion.flatten().tolist()):

@@ -1,4 +1,5 @@
-"""The training loop: CE + LBCL + DBCL, two-stage text schedule, dev selection, atomic per-epoch state, resume."""
+"""The training loop: CE + LBCL + DBCL, two-stage text schedule, dev selection, atomic per-epoch state, resume;
+one process or several under torchrun (:mod:`clmlf.train.distributed`)."""
 
 from __future__ import annotations
 
@@ -7,18 +8,23 @@ import math
 import os
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
+from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from clmlf.errors import SpecError
 from clmlf.losses.modules import CLMLFLoss, CrossEntropyLoss, DBCLLoss, LBCLLoss, LossOutput
 
 from clmlf.model import CLMLF
+from clmlf.outputs import CLMLFOutput
 from clmlf.spec import ExperimentSpec, LossesSpec
+from clmlf.train.distributed import Distributed, loader_over, process_group
 from clmlf.train.evaluate import Evaluation, autocast, evaluate
 from clmlf.train.inputs import model_inputs
+from clmlf.train.metrics import classification_metrics
 from clmlf.train.optim import build_optimizer, build_scheduler, set_text_encoder_trainable
 from clmlf.train.pipeline import Inputs, build_inputs
 from clmlf.train.run_dir import RunDir
@@ -66,14 +72,34 @@ class LossTerms:
         return {name: total / max(self.count, 1) for name, total in self.sums.items()}
 
 
-class Trainer:
-    """Train ``spec`` into ``run`` (a :class:`RunDir`); ``fit(resume=True)`` continues from the last finished epoch."""
+class TrainingForward(nn.Module):
+    """One training forward: ``model`` on the original view and, when DBCL is on, the augmented view's projection
+    z_aug (B, P), both views in one pass (:meth:`CLMLF.forward_pair`). A single call per backward is what
+    DistributedDataParallel expects."""
 
-    def __init__(self, spec: ExperimentSpec, run: RunDir, progress: bool = True) -> None:
+    def __init__(self, model: CLMLF) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, original: dict[str, Tensor], augmented: dict[str, Tensor] | None) -> tuple[CLMLFOutput, Tensor | None]:
+        if augmented is None:
+            return self.model(**original), None
+        output, output_aug = self.model.forward_pair(original, augmented)
+        return output, output_aug.z
+
+
+class Trainer:
+    """Train ``spec`` into ``run`` (a :class:`RunDir`); ``fit(resume=True)`` continues from the last finished epoch.
+    ``parallel``/``device``: this process's rank and device in a torchrun job (default: a single process)."""
+
+    def __init__(self, spec: ExperimentSpec, run: RunDir, progress: bool = True,
+                 parallel: Distributed = Distributed(), device: torch.device | None = None) -> None:
+        parallel.check_batch_size(spec.train.batch_size)
         self.spec = spec
         self.run = run
-        self.progress = progress
-        self.device = select_device(spec.train.device)
+        self.parallel = parallel
+        self.progress = progress and parallel.is_main
+        self.device = device or select_device(spec.train.device)
         if spec.train.num_threads:
             torch.set_num_threads(spec.train.num_threads)
         if spec.train.deterministic:
@@ -81,9 +107,10 @@ class Trainer:
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         seed_everything(spec.train.seed)
         self.model = CLMLF.from_spec(spec.model).to(self.device)
-        self.criterion = build_criterion(spec.losses)
+        self.criterion = build_criterion(spec.losses, distributed=parallel.enabled)
         self.inputs: Inputs = build_inputs(spec, self.model, self.device, augmented_train=spec.losses.dbcl_weight > 0)
-        steps_per_epoch = math.ceil(len(self.inputs.loaders["train"]) / spec.train.grad_accumulation)
+        batches = parallel.global_batches(torch.arange(len(self.inputs.loaders["train"].dataset)), spec.train.batch_size)
+        steps_per_epoch = math.ceil(len(batches) / spec.train.grad_accumulation)
         self.optimizer = build_optimizer(self.model, spec.train)
         self.scheduler = build_scheduler(self.optimizer, steps_per_epoch * spec.train.epochs, spec.train)
         self.history: list[dict] = []
@@ -91,37 +118,37 @@ class Trainer:
         self.start_epoch = 0
 
     # ----------------------------------------------------------------------------------------------- losses
-    def losses(self, batch: dict, output) -> LossOutput:
-        """CE + LBCL on the original view + DBCL between the original and the augmented view."""
-        labels = batch["labels"].to(self.device)
-        z_aug = None
-        if self.spec.losses.dbcl_weight > 0:
-            z_aug = self.model(**model_inputs(batch, self.device, augmented=True), view="augmented").z
-        return self.criterion(output.logits.float(), labels, output.z, z_aug)
+    def losses(self, batch: dict, forward: nn.Module) -> LossOutput:
+        """CE + LBCL on the original view + DBCL between the original and the augmented view; ``forward`` is a
+        :class:`TrainingForward`, possibly wrapped in DDP."""
+        augmented = model_inputs(batch, self.device, augmented=True) if self.spec.losses.dbcl_weight > 0 else None
+        output, z_aug = forward(model_inputs(batch, self.device), augmented)
+        return self.criterion(output.logits.float(), batch["labels"].to(self.device), output.z, z_aug)
 
     # ----------------------------------------------------------------------------------------------- epochs
     def train_epoch(self, epoch: int) -> dict[str, float]:
         spec = self.spec.train
-        seed_everything(spec.seed + epoch)  # resume reproduces an uninterrupted run epoch by epoch
+        seed_everything(self.parallel.seed(spec.seed + epoch))  # resume reproduces an uninterrupted run epoch by epoch
         set_text_encoder_trainable(self.model, epoch >= spec.text_freeze_epochs)
         text_frozen = epoch < spec.text_freeze_epochs or getattr(self.model.text_encoder, "frozen", False)
         cached = self.inputs.cached_text_train
         loader = cached if cached is not None and text_frozen else self.inputs.loaders["train"]
         generator = torch.Generator().manual_seed(spec.seed + epoch)
         order = length_grouped_order(loader.dataset.samples, loader.batch_size, generator) if spec.group_by_length else torch.randperm(len(loader.dataset), generator=generator)
-        loader.dataset.generator = torch.Generator().manual_seed(spec.seed + 10_000 + epoch)
-        batches = torch.utils.data.DataLoader(
-            torch.utils.data.Subset(loader.dataset, order.tolist()), batch_size=loader.batch_size,
-            collate_fn=loader.collate_fn, num_workers=loader.num_workers, pin_memory=loader.pin_memory,
-        )
+        loader.dataset.generator = torch.Generator().manual_seed(self.parallel.seed(spec.seed + 10_000 + epoch))
+        batches = loader_over(loader, self.parallel.batches(order, loader.batch_size))
         self.model.train()
+        # wrapped anew each epoch: DDP then syncs exactly this epoch's trainable parameters (text stage)
+        forward = self.parallel.wrap(TrainingForward(self.model), self.device, idle_heads(self.model, self.spec.losses))
         running = LossTerms()
         bar = tqdm(batches, desc=f"epoch {epoch + 1}/{spec.epochs}", disable=not self.progress, unit="batch")
         for step, batch in enumerate(bar):
-            with autocast(self.device, spec.bf16):
-                loss = self.losses(batch, self.model(**model_inputs(batch, self.device)))
-            (loss.total / spec.grad_accumulation).backward()
-            if (step + 1) % spec.grad_accumulation == 0 or step + 1 == len(batches):
+            update = (step + 1) % spec.grad_accumulation == 0 or step + 1 == len(batches)
+            with self.parallel.sync(forward, now=update):
+                with autocast(self.device, spec.bf16):
+                    loss = self.losses(batch, forward)
+                (loss.total / spec.grad_accumulation).backward()
+            if update:
                 if spec.max_grad_norm:
                     torch.nn.utils.clip_grad_norm_(self.model.parameters(), spec.max_grad_norm)
                 self.optimizer.step()
@@ -132,9 +159,14 @@ class Trainer:
         return running.means()
 
     def evaluate_split(self, split: str) -> Evaluation:
+        """Every rank predicts its slice of ``split``; the gathered predictions give the single-process metrics."""
         dataset = self.inputs.splits
-        return evaluate(self.model, self.inputs.loaders[split], self.device, dataset.num_classes, dataset.metric,
-                        self.spec.train.bf16, description=split, progress=self.progress)
+        local = evaluate(self.model, self.parallel.shard_loader(self.inputs.loaders[split]), self.device, dataset.num_classes,
+                         dataset.metric, self.spec.train.bf16, description=split, progress=self.progress)
+        if not self.parallel.enabled:
+            return local
+        joined = self.parallel.concat(local)
+        return replace(joined, metrics=classification_metrics(joined.labels, joined.predictions, dataset.num_classes, dataset.metric))
 
     def selection_score(self, metrics: dict[str, float]) -> float:
         return metrics[self.spec.train.select_metric]
@@ -145,30 +177,36 @@ class Trainer:
         started = time.perf_counter()
         if resume:
             self.restore()
-        self.run.write_config(self.spec)
+        if self.parallel.is_main:
+            self.run.write_config(self.spec)
         for epoch in range(self.start_epoch, self.spec.train.epochs):
             epoch_start = time.perf_counter()
             train_terms = self.train_epoch(epoch)
             dev = self.evaluate_split("dev").metrics
             record = {"epoch": epoch + 1, "train": train_terms, "dev": dev, "seconds": time.perf_counter() - epoch_start}
             self.history.append(record)
-            if self.best is None or self.selection_score(dev) > self.selection_score(self.best["dev"]):
+            improved = self.best is None or self.selection_score(dev) > self.selection_score(self.best["dev"])
+            if improved:
                 self.best = {"epoch": epoch + 1, "dev": dev}
-                self.model.save_pretrained(self.run.checkpoint)
-            self.run.save_state(self.model, self.optimizer, self.scheduler, epoch + 1, self.history, self.best)
-            self.run.write_metrics(self.summary(None, time.perf_counter() - started))
+            if self.parallel.is_main:  # every rank holds the same weights; rank 0 writes the run directory
+                if improved:
+                    self.model.save_pretrained(self.run.checkpoint)
+                self.run.save_state(self.model, self.optimizer, self.scheduler, epoch + 1, self.history, self.best)
+                self.run.write_metrics(self.summary(None, time.perf_counter() - started))
             logger.info("epoch %d: %s | dev %s", epoch + 1, _fmt(train_terms), _fmt(dev))
         return self.finish(time.perf_counter() - started)
 
     def finish(self, seconds: float) -> dict:
         """Reload the best-dev checkpoint, evaluate test there, write metrics.json and the plots."""
+        self.parallel.barrier()  # the checkpoint rank 0 wrote is complete
         best = CLMLF.from_pretrained(self.run.checkpoint, map_location=self.device)
         self.model.load_state_dict(best.state_dict())
         test = self.evaluate_split("test")
         summary = self.summary(test, seconds)
-        self.run.write_metrics(summary)
-        self.run.write_predictions("test", test, self.inputs.splits.label_names)
-        self.run.plot(summary, test.confusion(self.inputs.splits.num_classes), self.inputs.splits.label_names)
+        if self.parallel.is_main:
+            self.run.write_metrics(summary)
+            self.run.write_predictions("test", test, self.inputs.splits.label_names)
+            self.run.plot(summary, test.confusion(self.inputs.splits.num_classes), self.inputs.splits.label_names)
         return summary
 
     def summary(self, test: Evaluation | None, seconds: float) -> dict:
@@ -184,6 +222,7 @@ class Trainer:
             "best_dev": self.best["dev"] if self.best else None,
             "test": None if test is None else test.metrics,
             "device": str(self.device) if self.device.type == "cpu" else torch.cuda.get_device_name(self.device),
+            "world_size": self.parallel.world,
             "wall_s": seconds,
             "train_s": sum(record["seconds"] for record in self.history),
             "samples": {name: len(dataset.split(name)) for name in ("train", "dev", "test")},
@@ -198,15 +237,26 @@ class Trainer:
         logger.info("resuming after epoch %d of %d", self.start_epoch, self.spec.train.epochs)
 
 
-def build_criterion(losses: LossesSpec) -> CLMLFLoss:
-    """The weighted CLMLF objective described by the ``losses`` section."""
+def build_criterion(losses: LossesSpec, distributed: bool = False) -> CLMLFLoss:
+    """The weighted CLMLF objective described by the ``losses`` section. ``distributed``: inside a torch.distributed
+    job (the default group): cross-entropy is the global-batch mean, and LBCL/DBCL take cross-rank negatives when
+    ``losses.cross_rank``; those terms follow the DDP gradient convention of :mod:`clmlf.losses.distributed`."""
+    negatives = distributed and losses.cross_rank
+    if negatives and losses.impl == "pml":
+        raise SpecError("config", ["losses.impl: pml has no cross-rank negatives; set losses.cross_rank: false or another impl"])
     return CLMLFLoss(
-        CrossEntropyLoss(losses.label_smoothing),
-        LBCLLoss(losses.temperature, losses.lbcl_variant, losses.impl),
-        DBCLLoss(losses.temperature, losses.dbcl_variant, losses.impl),
+        CrossEntropyLoss(losses.label_smoothing, cross_rank=distributed),
+        LBCLLoss(losses.temperature, losses.lbcl_variant, losses.impl, cross_rank=negatives),
+        DBCLLoss(losses.temperature, losses.dbcl_variant, losses.impl, cross_rank=negatives),
         losses.lbcl_weight,
         losses.dbcl_weight,
     )
+
+
+def idle_heads(model: CLMLF, losses: LossesSpec) -> bool:
+    """Whether a projection head gets no gradient because its losses are off (DDP must then find unused parameters)."""
+    contrastive = losses.lbcl_weight > 0 or losses.dbcl_weight > 0
+    return (model.projection is not None and not contrastive) or (model.augmented_projection is not None and losses.dbcl_weight == 0)
 
 
 def _fmt(values: dict[str, float]) -> str:
@@ -214,8 +264,10 @@ def _fmt(values: dict[str, float]) -> str:
 
 
 def train(spec: ExperimentSpec, out: str | Path, resume: bool = False, progress: bool = True) -> dict:
-    """Train ``spec`` into the run directory ``out``; returns the metrics (``metrics.json``)."""
-    run = RunDir(Path(out))
-    if resume:
-        spec = run.resume_spec(spec)
-    return Trainer(spec, run, progress).fit(resume=resume)
+    """Train ``spec`` into the run directory ``out``; returns the metrics (``metrics.json``). Under torchrun every
+    process calls this and gets the same metrics (:mod:`clmlf.train.distributed`)."""
+    with process_group(select_device(spec.train.device), spec.train.dist_backend) as (parallel, device):
+        run = RunDir(Path(out))
+        if resume:
+            spec = run.resume_spec(spec)
+        return Trainer(spec, run, progress, parallel, device).fit(resume=resume)

@@ -14,7 +14,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from _loss_cases import LOSSES, inputs, run
 
-from clmlf.losses import dbcl, lbcl
+from clmlf.losses import CrossEntropyLoss, dbcl, lbcl
 from clmlf.losses.distributed import scale_grad_for_ddp
 
 SIZES = (5, 8)
@@ -24,6 +24,12 @@ IMPLS = ("reference", "chunked", "triton")
 def own_rows(rank: int) -> slice:
     start = sum(SIZES[:rank])
     return slice(start, start + SIZES[rank])
+
+
+def classification_inputs() -> tuple[torch.Tensor, torch.Tensor]:
+    """logits (N, 3) float64 and labels (N,) of the global batch."""
+    generator = torch.Generator().manual_seed(5)
+    return torch.randn(sum(SIZES), 3, dtype=torch.float64, generator=generator), torch.randint(3, (sum(SIZES),), generator=generator)
 
 
 def _worker(rank: int, port: int, out: str) -> None:
@@ -45,6 +51,10 @@ def _worker(rank: int, port: int, out: str) -> None:
             results[loss, impl] = value.detach(), torch.autograd.grad(value, wrt, retain_graph=True)
             scaled = torch.autograd.grad(scale_grad_for_ddp(value, True), z)[0]
             results[loss, impl, "scaled"] = scaled, torch.equal(scale_grad_for_ddp(value, True), value)
+    logits_full, labels_full = classification_inputs()
+    logits = logits_full[own_rows(rank)].clone().requires_grad_()
+    value = CrossEntropyLoss(label_smoothing=0.1, cross_rank=True)(logits, labels_full[own_rows(rank)])
+    results["cross_entropy"] = value.detach(), torch.autograd.grad(value, logits)[0]
     torch.save(results, os.path.join(out, f"rank{rank}.pt"))
     dist.destroy_process_group()
 
@@ -81,6 +91,18 @@ def test_cross_rank_equals_single_process(rank_results, loss, impl):
         torch.testing.assert_close(scaled, len(SIZES) * rank_row_grads[0])
     torch.testing.assert_close(sum(tau_shares), tau_grad, rtol=1e-9, atol=1e-12)
     assert value.abs() > 1e-3 and tau_grad.abs() > 1e-3 and all(share.abs() > 0 for share in tau_shares)
+
+
+def test_cross_entropy_global_mean_with_uneven_ranks(rank_results):
+    """Every rank returns the mean over all 13 rows, and its rows' gradients are those of that mean."""
+    logits, labels = classification_inputs()
+    logits.requires_grad_()
+    value = torch.nn.functional.cross_entropy(logits, labels, label_smoothing=0.1)
+    (grad,) = torch.autograd.grad(value, logits)
+    for rank, results in enumerate(rank_results):
+        rank_value, rank_grad = results["cross_entropy"]
+        torch.testing.assert_close(rank_value, value.detach(), rtol=1e-12, atol=0)
+        torch.testing.assert_close(rank_grad, grad[own_rows(rank)], rtol=1e-12, atol=1e-15)
 
 
 def test_cross_rank_needs_an_initialised_process_group():

@@ -45,6 +45,13 @@ class Kernels:
     symmetric_lse: Callable[..., Tensor] | None = None
     symmetric_grad: Callable[..., tuple[Tensor, Tensor | None]] | None = None
     paired_grad: Callable[..., tuple[Tensor, Tensor, Tensor | None]] | None = None
+    half_operands: bool = False
+    """Whether the tile primitives take bf16/fp16 operands (returning float32 statistics and gradients)."""
+
+    def operands(self, dtype: torch.dtype, *tensors: Tensor | None) -> list[Tensor | None]:
+        """``tensors`` as the kernels' operands: cast to the caller's half ``dtype`` where the kernels take half."""
+        half = self.half_operands and dtype in (torch.float16, torch.bfloat16)
+        return [t.to(dtype) if half and t is not None else t for t in tensors]
 
 
 class GlobalRowLSE(torch.autograd.Function):
@@ -52,28 +59,31 @@ class GlobalRowLSE(torch.autograd.Function):
 
     Inputs: q (n, d) this rank's rows; k (n, d) this rank's keys, or None for the symmetric case k = q
     (then ``exclude_self`` drops j = i); beta a 0-d tensor; q_all, k_all (N, d) the gathered values (k_all None
-    when symmetric); rows: the layout of q's rows; kernels. Output: (N,) LSE of all global rows.
+    when symmetric); rows: the layout of q's rows; kernels; operand_dtype: the dtype of the loss inputs (half
+    operands go to kernels that take them). Output: (N,) LSE of all global rows.
     Gradients: exact rows for q and k; for beta, the share of this rank's anchor rows.
     """
 
     @staticmethod
-    def forward(ctx, q, k, beta, q_all, k_all, exclude_self: bool, rows: RowGroup, kernels: Kernels):
+    def forward(ctx, q, k, beta, q_all, k_all, exclude_self: bool, rows: RowGroup, kernels: Kernels, operand_dtype: torch.dtype):
         b = float(beta)
         symmetric_fast = k is None and rows.world == 1 and kernels.symmetric_lse is not None
+        oq, ok, oq_all, ok_all = kernels.operands(operand_dtype, q, k, q_all, k_all)
         if symmetric_fast:
-            lse = kernels.symmetric_lse(q, b, exclude_self)
+            lse = kernels.symmetric_lse(oq, b, exclude_self)
         else:
-            keys = q_all if k is None else k_all
-            lse = kernels.row_lse(q, keys, b, rows.offset if exclude_self else None)
-        lse_all = rows.gather(lse)
+            keys = oq_all if k is None else ok_all
+            lse = kernels.row_lse(oq, keys, b, rows.offset if exclude_self else None)
+        lse_all = rows.gather(lse.to(q.dtype))
         ctx.save_for_backward(q, k, q_all, k_all, lse_all)
-        ctx.setup = (b, exclude_self, rows, kernels, symmetric_fast)
+        ctx.setup = (b, exclude_self, rows, kernels, symmetric_fast, operand_dtype)
         return lse_all
 
     @staticmethod
     def backward(ctx, grad_lse):
-        q, k, q_all, k_all, lse_all = ctx.saved_tensors
-        b, exclude_self, rows, kernels, symmetric_fast = ctx.setup
+        b, exclude_self, rows, kernels, symmetric_fast, operand_dtype = ctx.setup
+        q, k, q_all, k_all = kernels.operands(operand_dtype, *ctx.saved_tensors[:4])
+        lse_all = ctx.saved_tensors[4]
         want_dbeta = ctx.needs_input_grad[2]
         everyone = Stats(lse_all, grad_lse)
         mine = Stats(lse_all[rows.own], grad_lse[rows.own])
@@ -88,7 +98,8 @@ class GlobalRowLSE(torch.autograd.Function):
             else:
                 dq, dbeta = kernels.row_grad(q, k_all, b, mine, None, None, want_dbeta)
                 dk, _ = kernels.row_grad(k, q_all, b, None, everyone, None, False)
-        return dq, dk, dbeta, None, None, None, None, None
+        cast = lambda grad: None if grad is None else grad.to(lse_all.dtype)  # noqa: E731  (the float32 of the inputs)
+        return cast(dq), cast(dk), dbeta, None, None, None, None, None, None
 
 
 def global_row_lse(
@@ -100,9 +111,10 @@ def global_row_lse(
     rows: RowGroup,
     kernels: Kernels,
     exclude_self: bool = False,
+    operand_dtype: torch.dtype | None = None,
 ) -> Tensor:
     """(N,) global row LSE of β·q_all k_allᵀ (or of the symmetric β·q_all q_allᵀ when ``k`` is None); see
-    :class:`GlobalRowLSE`. ``q_all``/``k_all`` are detached here."""
+    :class:`GlobalRowLSE`. ``q_all``/``k_all`` are detached here. ``operand_dtype``: the loss inputs' dtype."""
     beta = torch.as_tensor(beta, dtype=q.dtype, device=q.device)
     k_all = None if k_all is None else k_all.detach()
-    return GlobalRowLSE.apply(q, k, beta, q_all.detach(), k_all, exclude_self, rows, kernels)
+    return GlobalRowLSE.apply(q, k, beta, q_all.detach(), k_all, exclude_self, rows, kernels, operand_dtype or q.dtype)

@@ -1,6 +1,7 @@
 """``triton`` implementation: launches :mod:`.triton_kernels` behind the :class:`Kernels` interface.
 
 Triton is imported lazily (``import clmlf`` works without it). Block sizes are fixed, untuned defaults.
+Half-precision operands stay half (tensor-core dots); statistics and gradients come back in float32.
 """
 
 from __future__ import annotations
@@ -17,6 +18,15 @@ def _blocks(d: int) -> tuple[int, int]:
     """(BK, BV): the d-chunk of the dot products and of the dq output block (powers of two, ≥ 16)."""
     width = max(16, 1 << (d - 1).bit_length())
     return min(width, 64), min(width, 256)
+
+
+def _accumulation(x: Tensor) -> torch.dtype:
+    return torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype
+
+
+def _precision(x: Tensor, interpreted: bool) -> str:
+    """Dot precision for fp32 operands: 3xTF32 on GPU (tensor cores, about fp32 accuracy); IEEE otherwise."""
+    return "tf32x3" if x.dtype == torch.float32 and not interpreted else "ieee"
 
 
 def _cdiv(a: int, b: int) -> int:
@@ -36,12 +46,12 @@ def row_lse(q: Tensor, k: Tensor, beta: float, self_offset: int | None) -> Tenso
     tk = _module()
     q, k = q.contiguous(), k.contiguous()
     (n, d), m = q.shape, k.shape[0]
-    lse = q.new_empty(n)
+    lse = q.new_empty(n, dtype=_accumulation(q))
     bk, _ = _blocks(d)
     grid = (_cdiv(n, BM),)
     tk.row_lse_kernel[grid](
         q, k, lse, n, m, d, beta, self_offset or 0, q.stride(0), k.stride(0),
-        EXCLUDE=self_offset is not None, BM=BM, BN=BN, BK=bk,
+        EXCLUDE=self_offset is not None, PRECISION=_precision(q, tk.INTERPRETED), BM=BM, BN=BN, BK=bk,
     )
     return lse
 
@@ -54,9 +64,10 @@ def row_grad(
     q, k = q.contiguous(), k.contiguous()
     (n, d), m = q.shape, k.shape[0]
     want_dbeta = want_dbeta and row is not None
-    dq = torch.empty_like(q)
-    empty = q.new_empty(0)
-    dbeta = q.new_zeros(n) if want_dbeta else empty
+    acc = _accumulation(q)
+    dq = q.new_empty(q.shape, dtype=acc)
+    empty = q.new_empty(0, dtype=acc)
+    dbeta = q.new_zeros(n, dtype=acc) if want_dbeta else empty
     row_lse, row_w = (row.lse.contiguous(), row.weight.contiguous()) if row is not None else (empty, empty)
     col_lse, col_w = (col.lse.contiguous(), col.weight.contiguous()) if col is not None else (empty, empty)
     bk, bv = _blocks(d)
@@ -65,12 +76,14 @@ def row_grad(
         q, k, dq, dbeta, row_lse, row_w, col_lse, col_w, n, m, d, beta, self_offset or 0,
         q.stride(0), k.stride(0), dq.stride(0),
         HAS_ROW=row is not None, HAS_COL=col is not None, EXCLUDE=self_offset is not None, WANT_DBETA=want_dbeta,
-        BM=BM, BN=BN, BK=bk, BV=bv,
+        PRECISION=_precision(q, tk.INTERPRETED), BM=BM, BN=BN, BK=bk, BV=bv,
     )
     return dq, (dbeta.sum() if want_dbeta else None)
 
 
-KERNELS = Kernels(row_lse=row_lse, row_grad=row_grad)
+KERNELS = Kernels(row_lse=row_lse, row_grad=row_grad, half_operands=True)
+INTERPRETER_KERNELS = Kernels(row_lse=row_lse, row_grad=row_grad)
+"""Triton's interpreter has no bfloat16 dots: there half operands are upcast like every other implementation's."""
 
 
 def kernels(device: torch.device) -> Kernels:
@@ -81,4 +94,4 @@ def kernels(device: torch.device) -> Kernels:
             f"impl='triton' got tensors on {device}; Triton kernels run on CUDA, or on CPU only in Triton's "
             "interpreter (set TRITON_INTERPRET=1 before triton is first imported). Use impl='chunked' on CPU."
         )
-    return KERNELS
+    return INTERPRETER_KERNELS if tk.INTERPRETED else KERNELS

@@ -2,7 +2,8 @@
 
 Each is  L = Σ_i w_i·LSE_i − Σ_i v_i·(positive logits of row i), with the positive terms from class sums
 (Σ_{p∈P(i)} z_i·z_p = z_i·C_{y_i}) in plain autograd. Inputs are this rank's rows; ``rows`` says how they sit in
-the global batch (single process: all of it). Half inputs are computed in float32 and the loss is float32.
+the global batch (single process: all of it). Half inputs are computed in float32 and the loss is float32 (kernels
+that take half operands get the normalised rows rounded back to the input dtype: tensor-core dots, fp32 accumulation).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def supcon(z: Tensor, labels: Tensor, temperature: Temperature, rows: RowGroup, 
     if not anchors.any():
         return zero_loss(z, temperature)
     a = anchors.to(x.dtype) / anchors.sum()
-    lse = global_row_lse(x, None, 1 / temperature, x_all, None, rows, kernels, exclude_self=True)
+    lse = global_row_lse(x, None, 1 / temperature, x_all, None, rows, kernels, exclude_self=True, operand_dtype=z.dtype)
     positive = (x_all * (_class_sums(x_all, ids, len(counts))[ids] - x_all)).sum(1)
     kappa = 1 / rows.own_share(temperature)
     return (a * lse).sum() - (a * kappa * positive / npos.clamp(min=1)).sum()
@@ -53,7 +54,7 @@ def lbcl_clmlf(z: Tensor, labels: Tensor, temperature: Temperature, rows: RowGro
     x = upcast(z)
     x_all, y_all = rows.gather(x), rows.gather(labels)
     ids, counts = class_ids(y_all)
-    lse = global_row_lse(x, None, 1.0, x_all, None, rows, kernels)
+    lse = global_row_lse(x, None, 1.0, x_all, None, rows, kernels, operand_dtype=z.dtype)
     positive = (x_all * _class_sums(x_all, ids, len(counts))[ids]).sum(1)
     per_row = (counts[ids] * lse - positive) / rows.own_share(temperature)
     return per_row.sum() / counts.square().sum()
@@ -67,7 +68,7 @@ def ntxent(z: Tensor, z_aug: Tensor, temperature: Temperature, rows: RowGroup, k
     views = rows.times(2)
     h_all = views.gather(h)
     partner = _partners(views).to(h.device)
-    lse = global_row_lse(h, None, 1 / temperature, h_all, None, views, kernels, exclude_self=True)
+    lse = global_row_lse(h, None, 1 / temperature, h_all, None, views, kernels, exclude_self=True, operand_dtype=z.dtype)
     positive = (h_all * h_all[partner]).sum(1)
     return (lse - positive / views.own_share(temperature)).mean()
 
@@ -76,6 +77,6 @@ def dbcl_clmlf(z: Tensor, z_aug: Tensor, temperature: Temperature, rows: RowGrou
     """DBCL ``clmlf``: L = mean_i (LSE_i − κ·z_i·z'_i), LSE over j of κ·z_i·z'_j (one direction, raw)."""
     q, k = upcast(z), upcast(z_aug)
     q_all, k_all = rows.gather(q), rows.gather(k)
-    lse = global_row_lse(q, k, 1 / temperature, q_all, k_all, rows, kernels)
+    lse = global_row_lse(q, k, 1 / temperature, q_all, k_all, rows, kernels, operand_dtype=z.dtype)
     positive = (q_all * k_all).sum(1)
     return (lse - positive / rows.own_share(temperature)).mean()

@@ -1,0 +1,106 @@
+"""Word -> image-patch attention of one fusion head (paper Fig. 5), for one post at a time.
+
+The fusion encoder's attention over the joint sequence [text (Lt); image (Li)] is (L, L) per head; the rows of a
+word's pieces (``##`` WordPiece continuations join the previous token) are averaged, and the columns of the image
+tokens kept. The last s² image tokens (s = ⌊√Li⌋) are the encoder's s x s grid of positions (``pool_size`` x
+``pool_size`` when pooled); tokens before them (the global token) count towards a word's image mass but are not drawn.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from clmlf.data.images import load_image
+from clmlf.data.samples import Sample
+from clmlf.data.views import eval_transform
+from clmlf.model import CLMLF
+from clmlf.spec import DataSpec
+from clmlf.train.inputs import Collator, model_inputs
+from clmlf.train.pipeline import image_view_options
+
+
+class NoAttentionMaps(ValueError):
+    """The model has no word -> patch attention to show (no image tokens, no fusion layers, non-spatial tokens)."""
+
+
+@dataclass
+class WordMaps:
+    """words: K words in sentence order; patches: (K, s, s) attention to the image grid; image_mass: (K,) attention on
+    all image tokens; pixels: (3, S, S) the image as the model saw it, in [0, 1]."""
+
+    words: list[str]
+    patches: Tensor
+    image_mass: Tensor
+    pixels: Tensor
+
+
+def merge_word_pieces(tokens: list[str], special: set[str]) -> list[tuple[str, list[int]]]:
+    """WordPiece tokens -> ``[(word, token positions)]``; special tokens dropped, ``##`` pieces joined to their word."""
+    words: list[tuple[str, list[int]]] = []
+    for position, token in enumerate(tokens):
+        if token in special:
+            continue
+        if token.startswith("##") and words:
+            word, positions = words[-1]
+            words[-1] = (word + token[2:], positions + [position])
+        else:
+            words.append((token, [position]))
+    return words
+
+
+class AttentionProbe:
+    """``probe(sample) -> WordMaps`` for fusion layer ``layer`` (negative counts from the last) and head ``head``.
+
+    Images go through the evaluation view of ``data`` (as in training), then are un-normalised to show what the model
+    saw. ``words``: how many words (those with the most attention on the image) to keep.
+    """
+
+    def __init__(self, model: CLMLF, collator: Collator, data: DataSpec, layer: int, head: int,
+                 device: torch.device, words: int = 7) -> None:
+        if model.image_encoder is None:
+            raise NoAttentionMaps("the model has no image encoder")
+        if getattr(model.image_encoder, "token_layout", "spatial") == "legacy_view":
+            raise NoAttentionMaps("image_encoder.token_layout is legacy_view: its tokens are not image positions")
+        self.model, self.collator, self.device = model.eval(), collator, device
+        view_options = image_view_options(model, data)
+        self.transform = eval_transform(**view_options)
+        self.mean = torch.tensor(view_options["mean"]).view(3, 1, 1)
+        self.std = torch.tensor(view_options["std"]).view(3, 1, 1)
+        self.layer, self.head, self.words = layer, head, words
+        self.special = set(collator.tokenizer.all_special_tokens)
+
+    def attention(self, batch: dict) -> tuple[Tensor, int]:
+        """The chosen head's (L, L) attention for a one-item batch, and Lt."""
+        with torch.no_grad():
+            output = self.model(**model_inputs(batch, self.device), return_attention=True)
+        if not output.attention:
+            raise NoAttentionMaps("the model's fusion returns no attention maps (no fusion Transformer layers)")
+        layers, heads = len(output.attention), output.attention[0].shape[1]
+        if not -layers <= self.layer < layers:
+            raise ValueError(f"--layer {self.layer}: the fusion encoder has {layers} layers (use {-layers}..{layers - 1})")
+        if not 0 <= self.head < heads:
+            raise ValueError(f"--head {self.head}: the fusion layers have {heads} heads (use 0..{heads - 1})")
+        return output.attention[self.layer][0, self.head].float().cpu(), output.num_text_tokens
+
+    def __call__(self, sample: Sample) -> WordMaps:
+        pixels = self.transform(load_image(sample.image_path, sample.id))
+        text = self.collator.text([sample.text], [sample.aspect])
+        attention, text_length = self.attention({**text, "pixel_values": pixels[None]})
+        to_image = attention[:text_length, text_length:]  # (Lt, Li)
+        side = math.isqrt(to_image.shape[1])
+        tokens = self.collator.tokenizer.convert_ids_to_tokens(text["input_ids"][0].tolist())
+        words = [(word, positions) for word, positions in merge_word_pieces(tokens, self.special)
+                 if any(character.isalnum() for character in word)]
+        rows = torch.stack([to_image[positions].mean(0) for _, positions in words]) if words else to_image[:0]  # (W, Li)
+        mass = rows.sum(-1)
+        keep = mass.topk(min(self.words, len(words))).indices.sort().values  # the strongest words, sentence order
+        return WordMaps(
+            words=[words[i][0] for i in keep.tolist()],
+            patches=rows[keep, -side * side:].reshape(-1, side, side),
+            image_mass=mass[keep],
+            pixels=(pixels * self.std + self.mean).clamp(0, 1),
+        )

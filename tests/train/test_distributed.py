@@ -1,0 +1,125 @@
+"""Distributed training: ``torchrun --nproc_per_node 2 -m clmlf train`` (gloo, CPU) against one process.
+
+Same global batch, same seeded order: two processes must reach the parameters of one process. The spec makes
+that comparison meaningful: no dropout, no random augmentation, a frozen image backbone (BatchNorm in eval mode;
+trainable BatchNorm would see per-rank statistics) and AdamW with ``eps=1``, ``lr=1``. With the usual tiny eps
+Adam divides float noise by noise: a parameter whose exact gradient is zero (attention key biases, the pooling
+score bias: softmax ignores shifts) moves by up to lr per step, differently in any two runs; and Adam would hide
+a gradient that is off by a constant factor. With ``eps=1`` the update is about lr times the gradient's momentum,
+so the test checks the gradients themselves. 19 training samples in global batches of 8 make the last batch uneven (2 + 1 rows);
+``text_freeze_epochs=1`` makes the second epoch re-wrap DDP with the text backbone trainable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+
+import clmlf
+from clmlf.train.distributed import Distributed, resolve_backend
+from clmlf.train.trainer import seed_everything, train
+from conftest import REPO, TINY_CONFIG
+from test_training import has_data
+
+TOLERANCE = 1e-5  # ‖θ₂ − θ₁‖ ≤ TOLERANCE · ‖θ₁ − θ₀‖ over all parameters (θ₀: the shared initialisation)
+
+
+def deterministic_config(folder) -> str:
+    data = yaml.safe_load(TINY_CONFIG.read_text())
+    model = data["model"]
+    model["text_encoder"]["config_overrides"].update(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    model["image_encoder"]["freeze"] = True
+    for part in ("image_transformer", "fusion", "head"):
+        model[part]["dropout"] = 0.0
+    data["data"].update(augmentation=None, dataset={**data["data"]["dataset"], "max_train": 19, "max_eval": 12})
+    data["train"].update(epochs=2, batch_size=8, eval_batch_size=8, text_freeze_epochs=1, lr=1.0, eps=1.0, num_threads=1)
+    path = folder / "config.json"
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+def torchrun(config: str, out, processes: int) -> list[str]:
+    """stdout lines of ``torchrun --nproc_per_node processes -m clmlf train config --out out``."""
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
+               "-m", "clmlf", "train", config, "--out", str(out), "--no-progress"]
+    result = subprocess.run(command, cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout.splitlines()
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """(config, 2-process run dir, its stdout lines, 1-process run dir), each 2 epochs = 6 optimizer steps."""
+    folder = tmp_path_factory.mktemp("distributed")
+    config = deterministic_config(folder)
+    stdout = torchrun(config, folder / "two", processes=2)
+    train(clmlf.load_spec(config), folder / "one", progress=False)
+    return config, folder / "two", stdout, folder / "one"
+
+
+def update_error(config: str, run, reference) -> float:
+    """‖θ_run − θ_ref‖ / ‖θ_ref − θ₀‖ over every float parameter of the runs' last saved states."""
+    spec = clmlf.load_spec(config)
+    seed_everything(spec.train.seed)  # the trainer's initialisation
+    initial = clmlf.CLMLF.from_spec(spec.model).state_dict()
+    ours, theirs = (load_file(str(folder / "state" / "model.safetensors")) for folder in (run, reference))
+    names = [name for name in theirs if theirs[name].is_floating_point()]
+    flat = lambda weights: torch.cat([weights[name].double().flatten() for name in names])  # noqa: E731
+    return float((flat(ours) - flat(theirs)).norm() / (flat(theirs) - flat(initial)).norm())
+
+
+needs_data = pytest.mark.skipif(not has_data(), reason="real data (../shared/data) absent")
+
+
+@pytest.mark.integration
+@needs_data
+def test_two_processes_train_like_one(runs):
+    config, two, stdout, one = runs
+    assert update_error(config, two, one) <= TOLERANCE
+    assert len(stdout) == 1 and json.loads(stdout[0])["run"] == str(two)  # rank 0 alone reports
+    ours, theirs = (json.loads((folder / "metrics.json").read_text()) for folder in (two, one))
+    assert (ours["world_size"], theirs["world_size"]) == (2, 1)
+    assert [e["dev"] for e in ours["epochs"]] == [e["dev"] for e in theirs["epochs"]] and ours["test"] == theirs["test"]
+    for mine, reference in zip(ours["epochs"], theirs["epochs"]):  # global-batch loss terms, logged by rank 0
+        assert mine["train"] == pytest.approx(reference["train"], rel=TOLERANCE)
+    assert (two / "predictions_test.jsonl").read_text().count("\n") == theirs["samples"]["test"]
+
+
+@pytest.mark.integration
+@needs_data
+def test_resume_with_another_number_of_processes(runs, tmp_path):
+    """The 2-process run's state, resumed by one process for a third epoch, matches the 1-process run resumed alike."""
+    config, two, _, one = runs
+    longer = clmlf.load_spec(config, ["train.epochs=3"])
+    for name, source in (("two", two), ("one", one)):
+        shutil.copytree(source, tmp_path / name)
+        metrics = train(longer, tmp_path / name, resume=True, progress=False)
+        assert [e["epoch"] for e in metrics["epochs"]] == [1, 2, 3]
+    assert update_error(config, tmp_path / "two", tmp_path / "one") <= TOLERANCE
+
+
+def test_global_batches_are_shared_out_in_contiguous_slices():
+    order = torch.randperm(19)
+    assert Distributed().batches(order, 8) == [b.tolist() for b in order.split(8)]  # one process: plain batches
+    ranks = [Distributed(rank, 3).batches(order, 8) for rank in range(3)]
+    assert [len(batches) for batches in ranks] == [3, 3, 3]
+    for step in range(3):
+        assert sum((ranks[rank][step] for rank in range(3)), []) == order.split(8)[step].tolist()
+    assert [len(ranks[rank][2]) for rank in range(3)] == [1, 1, 1]
+    assert len(Distributed(0, 4).batches(order, 8)) == 2  # a last batch of 3 rows cannot feed 4 ranks: dropped
+    with pytest.raises(ValueError, match="global batch"):
+        Distributed(0, 16).check_batch_size(8)
+
+
+def test_nccl_without_cuda_is_a_clear_error():
+    assert resolve_backend("auto", torch.device("cpu")) == "gloo"
+    with pytest.raises(ValueError, match="nccl needs CUDA"):
+        resolve_backend("nccl", torch.device("cpu"))
