@@ -2,15 +2,12 @@
 
 Training on cached maps skips the backbone in every step; it is exact for the evaluation view (the backbone is
 frozen and in eval mode) and uses a fixed number of pre-drawn RandAugment views for DBCL. The cache key is a
-hash of the encoder spec, the transform and the sample ids, so any change recomputes.
+hash of the encoder spec and weights, the transform, the sample ids (and the seed of augmented views), so any
+change recomputes.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -20,16 +17,7 @@ from tqdm.auto import tqdm
 
 from clmlf.data.images import load_image
 from clmlf.data.samples import Sample
-
-
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("CLMLF_CACHE_DIR", Path.home() / ".cache" / "clmlf")) / "features"
-
-
-def cache_key(encoder_spec: dict, transform: Callable, samples: Sequence[Sample], view: int) -> str:
-    text = json.dumps({"encoder": encoder_spec, "transform": repr(transform), "view": view,
-                       "ids": [f"{s.id}:{s.image_path}" for s in samples]}, sort_keys=True)
-    return hashlib.sha1(text.encode()).hexdigest()[:20]
+from clmlf.train.disk_cache import cache_key, load_or_compute, weights_fingerprint
 
 
 @torch.no_grad()
@@ -59,17 +47,12 @@ def cached_features(
     seed: int = 0,
 ) -> Tensor:
     """Load or compute (and atomically store) the features of one view; augmented views use ``seed + view``."""
-    from safetensors.torch import load_file, save_file
+    key = cache_key({"encoder": encoder_spec, "weights": weights_fingerprint(encoder.backbone), "transform": repr(transform),
+                     "view": view, "seed": seed if view else None, "ids": [f"{s.id}:{s.image_path}" for s in samples]})
 
-    path = cache_dir / f"{cache_key(encoder_spec, transform, samples, view)}.safetensors"
-    if path.is_file():
-        return load_file(str(path))["features"]
-    torch.manual_seed(seed + view)
-    description = "image features" if view == 0 else f"augmented view {view}"
-    features = compute_features(encoder, samples, transform, batch_size, device, description)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=cache_dir, suffix=".tmp", delete=False) as handle:
-        temporary = handle.name
-    save_file({"features": features.contiguous()}, temporary)
-    os.replace(temporary, path)
-    return features
+    def compute() -> dict[str, Tensor]:
+        torch.manual_seed(seed + view)
+        description = "image features" if view == 0 else f"augmented view {view}"
+        return {"features": compute_features(encoder, samples, transform, batch_size, device, description)}
+
+    return load_or_compute(cache_dir / f"{key}.safetensors", compute)["features"]

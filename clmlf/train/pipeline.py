@@ -17,7 +17,8 @@ from clmlf.encoders.image_tokens import ImageTokenOptions
 from clmlf.errors import SpecError
 from clmlf.model import CLMLF
 from clmlf.spec import DataSpec, ExperimentSpec
-from clmlf.train.feature_cache import cached_features, default_cache_dir
+from clmlf.train.disk_cache import default_cache_dir
+from clmlf.train.feature_cache import cached_features
 from clmlf.train.inputs import Collator, FeatureBank, PostDataset
 from clmlf.train.text_cache import text_bank
 
@@ -103,9 +104,14 @@ def build_inputs(
     loaders = {name: loader(name) for name in splits}
     cached_text_train = None
     if "train" in splits and data.cache_text_features and (spec.train.text_freeze_epochs > 0 or getattr(model.text_encoder, "frozen", False)):
-        bank = text_bank(model.text_encoder, collator, dataset.train, device, augmented_train)
+        bank = text_bank(model.text_encoder, collator, dataset.train, device, augmented_train, cache_directory(data))
         cached_text_train = loader("train", bank)
     return Inputs(dataset, loaders, collator, uses_images, cached_text_train)
+
+
+def cache_directory(data: DataSpec) -> Path:
+    """Where cached image features and text states live (``data.feature_cache_dir`` or the user cache)."""
+    return Path(data.feature_cache_dir) if data.feature_cache_dir else default_cache_dir()
 
 
 def feature_banks(spec, model, dataset, eval_view, train_view, device, augmented_train, splits) -> dict[str, FeatureBank]:
@@ -113,7 +119,7 @@ def feature_banks(spec, model, dataset, eval_view, train_view, device, augmented
     if not encoder.frozen:
         raise SpecError("config", ["data.cache_image_features needs a frozen image encoder (model.image_encoder.freeze: true)"])
     data = spec.data
-    cache_dir = Path(data.feature_cache_dir) if data.feature_cache_dir else default_cache_dir()
+    cache_dir = cache_directory(data)
     token_options = set(ImageTokenOptions.model_fields) - {"pretrained"}  # these don't change the backbone's maps
     encoder_spec = spec.model.image_encoder.model_dump(mode="json", exclude=token_options)
     banks = {}

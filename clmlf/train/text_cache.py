@@ -2,18 +2,21 @@
 
 Used while the text backbone is frozen (the reference's first training stage, or ``text_encoder.freeze``):
 each step then starts from the cached states, so the stage costs only the fusion part. States are computed
-in eval mode (no dropout inside the frozen backbone) and kept in memory as fp16, trimmed to the real tokens.
+in eval mode (no dropout inside the frozen backbone), kept as fp16 trimmed to the real tokens, and stored on disk
+keyed by the backbone's weights, the tokenizer, formatter, maximum length and the texts (:mod:`.disk_cache`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
 from clmlf.data.samples import Sample
+from clmlf.train.disk_cache import cache_key, load_or_compute, weights_fingerprint
 from clmlf.train.inputs import Collator, TextBank
 
 
@@ -36,11 +39,28 @@ def encode_texts(encoder, collator: Collator, texts: Sequence[str], aspects: Seq
     return states
 
 
-def text_bank(encoder, collator: Collator, samples: Sequence[Sample], device: torch.device, augmented: bool) -> TextBank:
+def cached_texts(encoder, collator: Collator, texts: Sequence[str], aspects: Sequence[str | None], device: torch.device,
+                 cache_dir: Path, description: str) -> list[Tensor]:
+    """:func:`encode_texts`, loaded from or stored in ``cache_dir``."""
+    key = cache_key({"weights": weights_fingerprint(encoder.backbone), "tokenizer": collator.tokenizer.name_or_path,
+                     "formatter": type(collator.formatter).__name__, "max_length": collator.max_length,
+                     "texts": cache_key({"texts": list(texts), "aspects": list(aspects)})})
+
+    def compute() -> dict[str, Tensor]:
+        states = encode_texts(encoder, collator, texts, aspects, device, description=description)
+        return {"states": torch.cat(states), "lengths": torch.tensor([state.shape[0] for state in states])}
+
+    stored = load_or_compute(cache_dir / f"text-{key}.safetensors", compute)
+    return list(stored["states"].split(stored["lengths"].tolist()))
+
+
+def text_bank(encoder, collator: Collator, samples: Sequence[Sample], device: torch.device, augmented: bool,
+              cache_dir: Path) -> TextBank:
     """Cached states of every sample's text and (when ``augmented``) its back-translation."""
     aspects = [sample.aspect for sample in samples]
-    original = encode_texts(encoder, collator, [s.text for s in samples], aspects, device)
+    original = cached_texts(encoder, collator, [s.text for s in samples], aspects, device, cache_dir, "text states")
     if not augmented:
         return TextBank(original, original)
-    return TextBank(original, encode_texts(encoder, collator, [s.text_aug or s.text for s in samples], aspects, device,
-                                           description="back-translation states"))
+    back = cached_texts(encoder, collator, [s.text_aug or s.text for s in samples], aspects, device, cache_dir,
+                        "back-translation states")
+    return TextBank(original, back)

@@ -22,6 +22,11 @@ def _class_sums(x: Tensor, ids: Tensor, num_classes: int) -> Tensor:
     return x.new_zeros(num_classes, x.shape[1]).index_add(0, ids, x)
 
 
+def _dot_with_class_sum(x: Tensor, ids: Tensor, num_classes: int) -> Tensor:
+    """(N,) x_i·C_{y_i} as a (N, C) matmul and a gather: no (N, d) temporary of gathered class sums."""
+    return (x @ _class_sums(x, ids, num_classes).T).gather(1, ids[:, None]).squeeze(1)
+
+
 def _partners(views: RowGroup) -> Tensor:
     """(2N,) index of each view's partner when every rank's views are stacked [ẑ_r; ẑ'_r] in rank order."""
     parts, start = [], 0
@@ -44,7 +49,7 @@ def supcon(z: Tensor, labels: Tensor, temperature: Temperature, rows: RowGroup, 
         return zero_loss(z, temperature)
     a = anchors.to(x.dtype) / anchors.sum()
     lse = global_row_lse(x, None, 1 / temperature, x_all, None, rows, kernels, exclude_self=True, operand_dtype=z.dtype)
-    positive = (x_all * (_class_sums(x_all, ids, len(counts))[ids] - x_all)).sum(1)
+    positive = _dot_with_class_sum(x_all, ids, len(counts)) - torch.einsum("nd,nd->n", x_all, x_all)
     kappa = 1 / rows.own_share(temperature)
     return (a * lse).sum() - (a * kappa * positive / npos.clamp(min=1)).sum()
 
@@ -55,7 +60,7 @@ def lbcl_clmlf(z: Tensor, labels: Tensor, temperature: Temperature, rows: RowGro
     x_all, y_all = rows.gather(x), rows.gather(labels)
     ids, counts = class_ids(y_all)
     lse = global_row_lse(x, None, 1.0, x_all, None, rows, kernels, operand_dtype=z.dtype)
-    positive = (x_all * _class_sums(x_all, ids, len(counts))[ids]).sum(1)
+    positive = _dot_with_class_sum(x_all, ids, len(counts))
     per_row = (counts[ids] * lse - positive) / rows.own_share(temperature)
     return per_row.sum() / counts.square().sum()
 

@@ -1,0 +1,54 @@
+"""Cached image features and text states on disk: keyed by the weights, computed once, identical when reloaded."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from clmlf.data.formatters import SentenceFormatter
+from clmlf.train.disk_cache import load_or_compute, weights_fingerprint
+from clmlf.train.inputs import Collator
+from clmlf.train.text_cache import encode_texts, text_bank
+
+
+def test_fingerprint_follows_the_weights():
+    torch.manual_seed(0)
+    first, second = nn.Linear(4, 3), nn.Linear(4, 3)
+    assert weights_fingerprint(first) != weights_fingerprint(second), "two random initialisations"
+    before = weights_fingerprint(first)
+    with torch.no_grad():
+        first.weight[2, 3] += 1e-3  # outside the first values: caught by the sum
+    assert weights_fingerprint(first) != before
+
+
+def test_load_or_compute_computes_once_and_writes_atomically(tmp_path):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"x": torch.arange(6.0).view(2, 3)}
+
+    path = tmp_path / "sub" / "entry.safetensors"
+    first, again = load_or_compute(path, compute), load_or_compute(path, compute)
+    assert len(calls) == 1 and torch.equal(first["x"], again["x"])
+    assert [p.name for p in path.parent.iterdir()] == ["entry.safetensors"], "no temporary file left behind"
+
+
+def test_text_bank_reloads_the_same_states(tiny_model, tmp_path):
+    from clmlf.data.samples import Sample
+
+    encoder = tiny_model.text_encoder
+    collator = Collator(encoder.tokenizer(), SentenceFormatter(), encoder.max_length)
+    samples = [Sample(id=str(i), text=text, label=0, text_aug=f"{text} again") for i, text in
+               enumerate(["a happy day", "rain again and again", "ok"])]
+    computed = text_bank(encoder, collator, samples, torch.device("cpu"), True, tmp_path)
+    reloaded = text_bank(encoder, collator, samples, torch.device("cpu"), True, tmp_path)
+    direct = encode_texts(encoder, collator, [s.text for s in samples], [None] * 3, torch.device("cpu"))
+    for a, b, c in zip(computed.original, reloaded.original, direct):
+        assert torch.equal(a, b) and torch.equal(a, c) and a.abs().sum() > 0
+    assert [t.shape[0] for t in reloaded.augmented] == [t.shape[0] for t in computed.augmented]
+    assert len(list(tmp_path.glob("text-*.safetensors"))) == 2
+    with torch.no_grad():
+        next(encoder.backbone.parameters()).add_(1.0)
+    text_bank(encoder, collator, samples, torch.device("cpu"), False, tmp_path)
+    assert len(list(tmp_path.glob("text-*.safetensors"))) == 3, "changed weights: new cache entry"
