@@ -117,8 +117,8 @@ class Distributed:
 
 def loader_over(loader: DataLoader, batches: list[list[int]]) -> DataLoader:
     """A loader with ``loader``'s dataset, collation and workers that yields the given batches of indices."""
-    return DataLoader(loader.dataset, batch_sampler=batches, collate_fn=loader.collate_fn,
-                      num_workers=loader.num_workers, pin_memory=loader.pin_memory)
+    return DataLoader(loader.dataset, batch_sampler=batches, collate_fn=loader.collate_fn, num_workers=loader.num_workers,
+                      pin_memory=loader.pin_memory, prefetch_factor=loader.prefetch_factor)
 
 
 def is_main_process() -> bool:

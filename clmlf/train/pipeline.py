@@ -98,7 +98,7 @@ def build_inputs(
         return DataLoader(
             items, batch_size=spec.train.batch_size if training else spec.train.eval_batch_size, shuffle=False,
             collate_fn=collator, num_workers=data.num_workers, pin_memory=device.type == "cuda",
-            persistent_workers=data.num_workers > 0,
+            persistent_workers=data.num_workers > 0, prefetch_factor=4 if data.num_workers else None,  # keep a GPU fed
         )
 
     loaders = {name: loader(name) for name in splits}

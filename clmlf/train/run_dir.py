@@ -18,11 +18,20 @@ from clmlf.spec import ExperimentSpec, validate_spec
 STATE_FILE = "trainer.pt"
 
 
+def default_mode(directory: bool = False) -> int:
+    """The permissions a plainly created file (0666) or directory (0777) gets under the process umask: temporary
+    files and directories start private (0600 / 0700), and run outputs should not stay so."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return (0o777 if directory else 0o666) & ~umask
+
+
 def write_atomic(path: Path, data: str | bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
         handle.write(data.encode() if isinstance(data, str) else data)
         temporary = handle.name
+    os.chmod(temporary, default_mode())
     os.replace(temporary, path)
 
 
@@ -64,6 +73,7 @@ class RunDir:
     def save_state(self, model, optimizer, scheduler, epoch: int, history: list, best: dict | None) -> None:
         """Model weights + optimizer/scheduler state after ``epoch``; swapped in as a whole directory."""
         scratch = Path(tempfile.mkdtemp(dir=self.root, prefix=".state-"))
+        os.chmod(scratch, default_mode(directory=True))
         model.save_pretrained(scratch)
         payload = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                    "epoch": epoch, "history": json.dumps(history), "best": json.dumps(best)}
