@@ -110,13 +110,16 @@ def headline(groups: dict, benchmarks: list[dict]) -> list[str]:
             f"→ chunked is {pml['min'] / ours['min']:.1f}× faster than PML with {ours['peak_mb'] / pml['peak_mb']:.3f} of its "
             f"extra peak memory, and {naive['min'] / ours['min']:.1f}× faster than naive torch."
         )
-    repo = {b["extra_info"]["impl"]: b for b in benchmarks if b["extra_info"].get("kind") == "clmlf_repo"}
-    if {"clmlf_repo", "chunked"} <= set(repo):
-        slow, fast = repo["clmlf_repo"]["stats"]["min"], repo["chunked"]["stats"]["min"]
-        lines.append(
-            f"- LBCL `clmlf` fwd+bwd, N=2048, d=768, fp32, CPU: the CLMLF reference code's algorithm (per-anchor "
-            f"Python loop building gather indices) {slow:.2f} s, chunked {fast * 1e3:.0f} ms → {slow / fast:.0f}× faster."
-        )
+    for device in ("cpu", "cuda"):
+        repo = {b["extra_info"]["impl"]: b for b in benchmarks
+                if b["extra_info"].get("kind") == "clmlf_repo" and b["extra_info"].get("device", "cpu") == device}
+        ours = next((impl for impl in ("chunked", "triton") if impl in repo), None)
+        if "clmlf_repo" in repo and ours:
+            slow, fast = repo["clmlf_repo"]["stats"]["min"], repo[ours]["stats"]["min"]
+            lines.append(
+                f"- LBCL `clmlf` fwd+bwd, N=2048, d=768, fp32, {device.upper()}: the CLMLF reference code's algorithm (per-anchor "
+                f"Python loop building gather indices) {_ms(slow)} ms, {ours} {_ms(fast)} ms → {slow / fast:.0f}× faster."
+            )
     lines += gpu_headline(groups, benchmarks)
     return lines + [""]
 

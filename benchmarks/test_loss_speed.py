@@ -84,23 +84,30 @@ def test_loss_speed(benchmark, case: Case):
     benchmark.extra_info.update(_ratios(case.group, case.impl, {"min_s": benchmark.stats.stats.min, "peak_mb": peak}))
 
 
-@pytest.mark.parametrize("impl", ["clmlf_repo", "chunked"])
-def test_clmlf_repo_lbcl_vs_ours(benchmark, impl):
+@pytest.mark.parametrize("device,impl", [("cpu", "clmlf_repo"), ("cpu", "chunked"),
+                                         pytest.param("cuda", "clmlf_repo", marks=pytest.mark.gpu),
+                                         pytest.param("cuda", "triton", marks=pytest.mark.gpu)])
+def test_clmlf_repo_lbcl_vs_ours(benchmark, device, impl):
     """LBCL ``clmlf`` at N=2048, d=768, fp32, fwd+bwd: the reference code's per-anchor index loop vs ours."""
-    case = Case("lbcl/clmlf", impl, 2048, 768, "float32", "fwd+bwd")
+    case = Case("lbcl/clmlf", impl, 2048, 768, "float32", "fwd+bwd", device)
     z, labels = make_inputs(case)
-    fn = clmlf_repo_lbcl if impl == "clmlf_repo" else lambda z, y: lbcl(z, y, 0.07, "clmlf", "chunked")
+    fn = clmlf_repo_lbcl if impl == "clmlf_repo" else lambda z, y: lbcl(z, y, 0.07, "clmlf", impl)
     torch.testing.assert_close(fn(z, labels), lbcl(z, labels, 0.07, "clmlf", "reference"), rtol=1e-4, atol=1e-4)
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
 
     def reset():
         z.grad = None
 
-    benchmark.group = "clmlf-repo-lbcl N=2048 d=768 float32 fwd+bwd"
-    benchmark.pedantic(lambda: fn(z, labels).backward(), setup=reset, rounds=3, warmup_rounds=1, iterations=1)
+    def run():
+        fn(z, labels).backward()
+        sync()
+
+    benchmark.group = f"clmlf-repo-lbcl N=2048 d=768 float32 fwd+bwd {device}"
+    benchmark.pedantic(run, setup=reset, rounds=3, warmup_rounds=1, iterations=1)
     if benchmark.stats is None:
         return
-    benchmark.extra_info.update({"kind": "clmlf_repo", "impl": impl})
-    done = _DONE.setdefault(("clmlf_repo",), {})
+    benchmark.extra_info.update({"kind": "clmlf_repo", "impl": impl, "device": device})
+    done = _DONE.setdefault(("clmlf_repo", device), {})
     done[impl] = {"min_s": benchmark.stats.stats.min}
     if impl != "clmlf_repo" and "clmlf_repo" in done:
         benchmark.extra_info["speedup_vs_clmlf_repo"] = done["clmlf_repo"]["min_s"] / done[impl]["min_s"]
