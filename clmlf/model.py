@@ -96,9 +96,11 @@ class CLMLF(nn.Module):
     def forward_pair(self, original: dict[str, Tensor], augmented: dict[str, Tensor]) -> tuple[CLMLFOutput, CLMLFOutput]:
         """Both DBCL views (``forward`` keyword dicts of B samples each) in one pass over 2B samples: fewer, larger
         kernels, the same outputs as ``self(**original)`` and ``self(**augmented, view="augmented")`` (texts are
-        right-padded to a common length, which the masks hide). A backbone with BatchNorm in training mode would see
-        joint batch statistics, so such models take the two separate calls."""
-        if any(isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training for m in self.modules()):
+        right-padded to a common length, which the masks hide). Two separate calls are taken instead where one pass
+        would differ or cannot be formed: a backbone with BatchNorm in training mode (joint batch statistics) and
+        image inputs of different sizes (e.g. cached maps of views drawn at another resolution)."""
+        batchnorm_training = any(isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training for m in self.modules())
+        if batchnorm_training or not stackable(original, augmented):
             return self(**original), self(**augmented, view="augmented")
         fused = self.fuse(**concat_views(original, augmented))
         size = next(iter(original.values())).shape[0]
@@ -193,6 +195,14 @@ class FusedTokens(NamedTuple):
         return FusedTokens(take(self.hidden), take(self.mask), take(self.pooled), take(self.pooling_weights), attention, self.num_text_tokens)
 
 
+TEXT_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "text_features")
+
+
+def stackable(first: dict[str, Tensor], second: dict[str, Tensor]) -> bool:
+    """Whether two views' inputs can share one batch: the same inputs, and non-text ones of the same shape per sample."""
+    return first.keys() == second.keys() and all(first[name].shape[1:] == second[name].shape[1:] for name in first if name not in TEXT_INPUTS)
+
+
 def concat_views(first: dict[str, Tensor], second: dict[str, Tensor]) -> dict[str, Tensor]:
     """Stack two ``forward`` keyword dicts along the batch; text inputs (B, L[, H]) are right-padded with zeros
     (mask 0) to the longer length."""
@@ -202,7 +212,7 @@ def concat_views(first: dict[str, Tensor], second: dict[str, Tensor]) -> dict[st
     joint = {}
     for name in first:
         parts = [first[name], second[name]]
-        if name in ("input_ids", "attention_mask", "token_type_ids", "text_features"):
+        if name in TEXT_INPUTS:
             parts = [nn.functional.pad(part, (0, 0) * (part.dim() - 2) + (0, length - part.shape[1])) for part in parts]
         joint[name] = torch.cat(parts)
     return joint

@@ -112,3 +112,12 @@ def test_forward_pair_matches_two_separate_calls(tiny_model):
         torch.testing.assert_close(joint.logits, alone.logits, rtol=1e-10, atol=1e-12)
         torch.testing.assert_close(joint.z, alone.z, rtol=1e-10, atol=1e-12)
     assert not torch.allclose(pair[0].z, pair[1].z)
+
+
+def test_forward_pair_falls_back_to_two_calls_for_images_of_different_sizes(tiny_model):
+    model = tiny_model.eval()
+    original = tiny_batch()
+    augmented = {**tiny_batch(), "pixel_values": torch.randn(2, 3, 96, 96)}
+    pair = model.forward_pair(original, augmented)
+    torch.testing.assert_close(pair[1].z, model(**augmented, view="augmented").z)
+    torch.testing.assert_close(pair[0].logits, model(**original).logits)

@@ -98,7 +98,8 @@ class TwoViews:
 
 
 class ViewOptions(ComponentSpec):
-    """Fields both view specs share (not registered itself); ``None`` = from the image encoder's config."""
+    """Fields both view specs share (not registered itself); ``None`` = from the image encoder's config. In a
+    training config, fields left unset follow the data section (``image_size`` = ``data.image_size``)."""
 
     image_size: PositiveInt = 224
     crop_pct: float | None = Field(None, gt=0.0, le=1.0)

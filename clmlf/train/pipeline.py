@@ -54,12 +54,13 @@ def image_view_options(model: CLMLF, data: DataSpec) -> dict:
 
 
 def augmentation_transform(model: CLMLF, data: DataSpec):
-    """The training view: ``data.augmentation`` with unset normalisation fields taken from the encoder."""
+    """The training view: ``data.augmentation`` with the fields it leaves unset (or None) taken from the data
+    section (``image_size``) and the encoder (normalisation, resize policy), so both views match in size."""
     if data.augmentation is None:
         return eval_transform(**image_view_options(model, data))
     options = image_view_options(model, data)
-    own = data.augmentation.kwargs()
-    fill = {key: value for key, value in options.items() if key in own and own[key] is None}
+    own, given = data.augmentation.kwargs(), data.augmentation.model_fields_set
+    fill = {key: value for key, value in options.items() if key in own and (own[key] is None or key not in given)}
     return data.augmentation.build(**fill)
 
 
