@@ -86,11 +86,14 @@ class CLMLF(nn.Module):
         text_features: Tensor | None = None,
         view: Literal["original", "augmented"] = "original",
         return_attention: bool = False,
+        text_depth: int | None = None,
     ) -> CLMLFOutput:
         """input_ids/attention_mask/token_type_ids: (B, Lt) — or cached text backbone states text_features
-        (B, Lt, H) with attention_mask; pixel_values: (B, 3, H, W) or cached image_features: (B, C, h, w).
+        (B, Lt, H) with attention_mask, taken after ``text_depth`` backbone layers (None: all of them);
+        pixel_values: (B, 3, H, W) or cached image_features: (B, C, h, w).
         ``view="augmented"`` uses the augmented-view projection head (DBCL)."""
-        fused = self.fuse(input_ids, attention_mask, pixel_values, token_type_ids, image_features, text_features, return_attention)
+        fused = self.fuse(input_ids, attention_mask, pixel_values, token_type_ids, image_features, text_features,
+                          return_attention, text_depth)
         return self.heads(fused, view)
 
     def forward_pair(self, original: dict[str, Tensor], augmented: dict[str, Tensor]) -> tuple[CLMLFOutput, CLMLFOutput]:
@@ -107,14 +110,15 @@ class CLMLF(nn.Module):
         return self.heads(fused.rows(slice(None, size)), "original"), self.heads(fused.rows(slice(size, None)), "augmented")
 
     def fuse(self, input_ids=None, attention_mask=None, pixel_values=None, token_type_ids=None, image_features=None,
-             text_features=None, return_attention: bool = False) -> FusedTokens:
+             text_features=None, return_attention: bool = False, text_depth: int | None = None) -> FusedTokens:
         """Encoders, TE_I, TE_M and the pooler: everything before the task heads (arguments as in ``forward``)."""
         if self.image_encoder is not None and pixel_values is None and image_features is None:
             raise ValueError("this model has an image encoder: pass pixel_values (or cached image_features)")
         if attention_mask is None or (input_ids is None) == (text_features is None):
             raise ValueError("pass attention_mask with exactly one of input_ids or cached text_features")
         if text_features is not None:
-            text = self.text_encoder.tokens(text_features, attention_mask)
+            depth = {} if text_depth is None else {"depth": text_depth}  # plug-in text encoders cache full states only
+            text = self.text_encoder.tokens(text_features, attention_mask, **depth)
         else:
             text = self.text_encoder(input_ids, attention_mask, token_type_ids)
         image = self.encode_image(pixel_values, image_features)
@@ -198,19 +202,31 @@ class FusedTokens(NamedTuple):
 TEXT_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "text_features")
 
 
-def stackable(first: dict[str, Tensor], second: dict[str, Tensor]) -> bool:
-    """Whether two views' inputs can share one batch: the same inputs, and non-text ones of the same shape per sample."""
-    return first.keys() == second.keys() and all(first[name].shape[1:] == second[name].shape[1:] for name in first if name not in TEXT_INPUTS)
+def stackable(first: dict[str, Any], second: dict[str, Any]) -> bool:
+    """Whether two views' inputs can share one batch: the same inputs, non-text tensors of the same shape per sample,
+    and equal non-tensor options (``text_depth``)."""
+    if first.keys() != second.keys():
+        return False
+    for name in first:
+        if not isinstance(first[name], Tensor):
+            if first[name] != second[name]:
+                return False
+        elif name not in TEXT_INPUTS and first[name].shape[1:] != second[name].shape[1:]:
+            return False
+    return True
 
 
-def concat_views(first: dict[str, Tensor], second: dict[str, Tensor]) -> dict[str, Tensor]:
+def concat_views(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
     """Stack two ``forward`` keyword dicts along the batch; text inputs (B, L[, H]) are right-padded with zeros
-    (mask 0) to the longer length."""
+    (mask 0) to the longer length; non-tensor options (equal in both, see :func:`stackable`) are kept."""
     if first.keys() != second.keys():
         raise ValueError(f"the two views need the same inputs, got {sorted(first)} and {sorted(second)}")
     length = max(first["attention_mask"].shape[1], second["attention_mask"].shape[1])
     joint = {}
     for name in first:
+        if not isinstance(first[name], Tensor):
+            joint[name] = first[name]
+            continue
         parts = [first[name], second[name]]
         if name in TEXT_INPUTS:
             parts = [nn.functional.pad(part, (0, 0) * (part.dim() - 2) + (0, length - part.shape[1])) for part in parts]

@@ -211,7 +211,9 @@ class DataSpec(BaseModel):
     image views (null: the evaluation view). ``cache_image_features`` runs a *frozen* image encoder once over
     every image and trains on the stored feature maps (``augmented_image_views`` RandAugment views per training
     image are cached too, for DBCL; 0 reuses the evaluation view). ``cache_text_features`` does the same for the
-    text backbone during the epochs it is frozen (``train.text_freeze_epochs`` or ``text_encoder.freeze``).
+    text backbone during the epochs it is frozen (``train.text_freeze_epochs`` or ``text_encoder.freeze``), and,
+    while it is fine-tuned above a bottom frozen for good (``text_encoder.freeze_layers: k``), caches the states
+    after layer k so that each step runs only the layers above (the frozen layers then run without dropout).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -233,6 +235,8 @@ class TrainSpec(BaseModel):
     """Optimisation (REFERENCE.md §4: AdamW 2e-5, weight decay 0.01; text encoder frozen for the first epochs).
 
     ``batch_size`` is the global batch: under torchrun each of N processes trains on a 1/N slice of it.
+    ``ema_decay``: keep an exponential moving average of the weights (updated after every optimizer step, weight
+    ``1 - ema_decay`` on the newest); dev selection, the checkpoint and the test metrics then use the averaged model.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -253,6 +257,7 @@ class TrainSpec(BaseModel):
     grad_accumulation: int = Field(1, ge=1)
     group_by_length: bool = True
     max_grad_norm: float | None = Field(None, gt=0)
+    ema_decay: float | None = Field(None, gt=0, lt=1)
     seed: int = 42
     deterministic: bool = False
     select_metric: Literal["accuracy", "f1"] = "accuracy"

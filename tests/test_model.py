@@ -100,6 +100,42 @@ def test_cached_text_features_match_ids(tiny_model):
         tiny_model(batch["input_ids"], batch["attention_mask"], batch["pixel_values"], text_features=states)
 
 
+@pytest.mark.parametrize("depth", [0, 1, 2])
+def test_cached_text_states_after_any_layer_match_ids(tiny_model, depth):
+    """States cached after the first ``depth`` backbone layers, finished by the model, == tokens in, in fp64;
+    gradients reach exactly the layers above ``depth``."""
+    model = tiny_model.double()
+    batch = {k: v.double() if v.is_floating_point() else v for k, v in tiny_batch().items()}
+    states = model.text_encoder.features(batch["input_ids"], batch["attention_mask"], depth=depth).detach()
+    assert states.abs().sum() > 0
+    cached = model(attention_mask=batch["attention_mask"], text_features=states, pixel_values=batch["pixel_values"], text_depth=depth)
+    torch.testing.assert_close(cached.logits, model(**batch).logits, rtol=1e-10, atol=1e-10)
+    cached.logits.square().sum().backward()
+    layers = model.text_encoder.backbone.encoder.layer
+    assert [layer.output.dense.weight.grad is not None for layer in layers] == [index >= depth for index in range(len(layers))]
+    assert model.text_encoder.backbone.embeddings.word_embeddings.weight.grad is None
+
+
+def test_layer_range_rejects_layers_the_model_lacks(tiny_model):
+    from clmlf.encoders.layer_range import layer_range
+
+    with pytest.raises(ValueError, match=r"layer range \[1, 3\) is outside the model's 2 layers"):
+        layer_range(tiny_model.text_encoder.backbone, 1, 3)
+
+
+def test_forward_pair_with_cached_text_states_after_a_layer(tiny_model):
+    """Both views as states after layer 1 (``text_depth``, a non-tensor input) in one pass == two calls."""
+    model = tiny_model.double()
+    batch = {k: v.double() if v.is_floating_point() else v for k, v in tiny_batch().items()}
+    features = model.text_encoder.features(batch["input_ids"], batch["attention_mask"], depth=1)
+    original = {"text_features": features, "attention_mask": batch["attention_mask"], "pixel_values": batch["pixel_values"], "text_depth": 1}
+    augmented = {**original, "text_features": features[:, :6].flip(0), "attention_mask": batch["attention_mask"][:, :6].flip(0)}
+    pair = model.forward_pair(original, augmented)
+    separate = model(**original), model(**augmented, view="augmented")
+    for joint, alone in zip(pair, separate):
+        torch.testing.assert_close(joint.z, alone.z, rtol=1e-10, atol=1e-10)
+
+
 def test_forward_pair_matches_two_separate_calls(tiny_model):
     """One pass over both views (texts of different lengths, padded jointly) == two forward calls, in fp64."""
     model = tiny_model.double().eval()

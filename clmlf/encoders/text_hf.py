@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import Field
 from torch import Tensor, nn
 
+from clmlf.encoders.layer_range import layer_range
 from clmlf.encoders.projection import TokenProjection, freeze_module, token_projection
 from clmlf.outputs import EncoderOutput
 from clmlf.registry import register
@@ -91,7 +92,8 @@ class HFTextEncoder(nn.Module):
     """Any transformers encoder by hub name or local directory -> (B, L, d_model) token states.
 
     ``freeze`` stops gradients into the whole backbone; ``freeze_layers=k`` only into the embeddings and the
-    first k layers (backward stops there: cheaper fine-tuning on CPU).
+    first k layers (backward stops there: cheaper fine-tuning on CPU). A text cache can then hold the states after
+    those k layers (:meth:`features` with ``depth=k``) and training run only the layers above (:meth:`tokens`).
     ``pretrained=False`` builds a random model from the config (+ ``config_overrides``: tiny test models).
     Every token goes through ``projection`` (reference code: Linear + GELU). ``max_length`` (reference: 200
     word pieces) is read by the collator; :meth:`tokenizer` loads the matching tokenizer lazily.
@@ -115,6 +117,7 @@ class HFTextEncoder(nn.Module):
         self.model_name = model_name
         self.tokenizer_name = tokenizer_name or offline_tokenizer_dir(model_name) or model_name
         self.max_length = max_length
+        self.frozen_layers = freeze_layers  # bottom layers frozen for good (a fine-tuning cache may hold their output)
         config = load_hf_config(model_name, dict(config_overrides or {}))
         if pretrained:
             with quiet_transformers():  # the unused-pooler load report is noise here
@@ -142,13 +145,24 @@ class HFTextEncoder(nn.Module):
     def frozen(self) -> bool:
         return not any(parameter.requires_grad for parameter in self.backbone.parameters())
 
-    def features(self, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor | None = None) -> Tensor:
-        """(B, L) ids -> backbone states (B, L, H) before the projection (what a text-feature cache stores)."""
-        kwargs = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
-        return self.backbone(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
+    @property
+    def num_layers(self) -> int:
+        return len(self.backbone.encoder.layer)
 
-    def tokens(self, features: Tensor, attention_mask: Tensor) -> EncoderOutput:
-        """Backbone states (B, L, H), fresh or cached -> hidden (B, L, d_model), mask (B, L), pooled = [CLS]."""
+    def features(self, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor | None = None,
+                 depth: int | None = None) -> Tensor:
+        """(B, L) ids -> backbone states (B, L, H) after the first ``depth`` layers (None: all), before the
+        projection (what a text-feature cache stores)."""
+        kwargs = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
+        backbone = self.backbone if depth is None else layer_range(self.backbone, None, depth)
+        return backbone(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
+
+    def tokens(self, features: Tensor, attention_mask: Tensor, depth: int | None = None) -> EncoderOutput:
+        """Backbone states (B, L, H), fresh or cached, after ``depth`` layers (None: all; the remaining layers run
+        here) -> hidden (B, L, d_model), mask (B, L), pooled = [CLS]."""
+        if depth is not None and depth < self.num_layers:
+            features = features.to(next(self.backbone.parameters()).dtype)
+            features = layer_range(self.backbone, depth, self.num_layers)(inputs_embeds=features, attention_mask=attention_mask).last_hidden_state
         hidden = self.project(features.to(next(self.project.parameters(), features).dtype))
         return EncoderOutput(hidden, attention_mask.bool(), hidden[:, 0])
 

@@ -32,10 +32,12 @@ class FeatureBank:
 
 @dataclass(frozen=True)
 class TextBank:
-    """Cached text backbone states per sample, trimmed to the real tokens: (L_i, H) each, original and augmented."""
+    """Cached text backbone states per sample, trimmed to the real tokens: (L_i, H) each, original and augmented;
+    taken after ``depth`` backbone layers (None: all of them)."""
 
     original: list[Tensor]
     augmented: list[Tensor]
+    depth: int | None = None
 
 
 class PostDataset(Dataset):
@@ -43,7 +45,8 @@ class PostDataset(Dataset):
     itself when missing) and the image as pixels (``pixel_values`` (3, S, S)) or cached ``image_features``.
 
     ``augmented=True`` adds ``text_aug`` and ``pixel_values_aug`` / ``image_features_aug`` for DBCL.
-    With a :class:`TextBank` the cached text backbone states replace tokenisation (``text_features`` (L_i, H)).
+    With a :class:`TextBank` the cached text backbone states replace tokenisation (``text_features`` (L_i, H), and
+    ``text_depth`` when they stop below the last layer).
     """
 
     def __init__(
@@ -75,6 +78,8 @@ class PostDataset(Dataset):
             item["text_aug"] = sample.text_aug or sample.text
         if self.text_features is not None:
             item["text_features"] = self.text_features.original[index]
+            if self.text_features.depth is not None:
+                item["text_depth"] = self.text_features.depth
             if self.augmented:
                 item["text_features_aug"] = self.text_features.augmented[index]
         if not self.use_images:
@@ -94,7 +99,7 @@ class PostDataset(Dataset):
 class Collator:
     """List of dataset items -> batch dict of tensors: text fields via the formatter + tokenizer
     (``input_ids``, ``attention_mask``, ``token_type_ids``; ``aug_``-prefixed for the augmented view),
-    stacked images/features, ``labels`` (B,) and ``ids``."""
+    stacked images/features, ``labels`` (B,), ``ids`` and (cached text states) ``text_depth``."""
 
     def __init__(self, tokenizer, formatter, max_length: int) -> None:
         self.tokenizer = tokenizer
@@ -117,6 +122,8 @@ class Collator:
                 batch[key] = torch.stack([item[key] for item in items])
         batch["labels"] = torch.tensor([item["label"] for item in items])
         batch["ids"] = [item["id"] for item in items]
+        if "text_depth" in items[0]:
+            batch["text_depth"] = items[0]["text_depth"]
         return batch
 
 
@@ -142,4 +149,6 @@ def model_inputs(batch: dict, device: torch.device, augmented: bool = False) -> 
     for name in ("pixel_values", "image_features"):
         if f"{name}{suffix}" in batch:
             inputs[name] = batch[f"{name}{suffix}"].to(device, non_blocking=True)
+    if "text_depth" in batch:
+        inputs["text_depth"] = batch["text_depth"]
     return inputs

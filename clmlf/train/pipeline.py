@@ -19,7 +19,7 @@ from clmlf.model import CLMLF
 from clmlf.spec import DataSpec, ExperimentSpec
 from clmlf.train.disk_cache import default_cache_dir
 from clmlf.train.feature_cache import cached_features
-from clmlf.train.inputs import Collator, FeatureBank, PostDataset
+from clmlf.train.inputs import Collator, FeatureBank, PostDataset, TextBank
 from clmlf.train.text_cache import text_bank
 
 logger = logging.getLogger("clmlf")
@@ -73,6 +73,13 @@ class Inputs:
     collator: Collator
     uses_images: bool
     cached_text_train: DataLoader | None = None  # training batches of cached text states (frozen-text epochs)
+    prefix_text_train: DataLoader | None = None  # ... of states after the text encoder's frozen_layers (fine-tuning epochs)
+
+    def train_loader(self, text_frozen: bool) -> DataLoader:
+        """The cheapest training loader for this stage: cached final states while the text backbone is frozen,
+        cached states below its trainable layers while it is fine-tuned, else tokenised text."""
+        cached = self.cached_text_train if text_frozen else self.prefix_text_train
+        return cached if cached is not None else self.loaders["train"]
 
 
 def build_inputs(
@@ -103,11 +110,25 @@ def build_inputs(
         )
 
     loaders = {name: loader(name) for name in splits}
-    cached_text_train = None
-    if "train" in splits and data.cache_text_features and (spec.train.text_freeze_epochs > 0 or getattr(model.text_encoder, "frozen", False)):
-        bank = text_bank(model.text_encoder, collator, dataset.train, device, augmented_train, cache_directory(data))
-        cached_text_train = loader("train", bank)
-    return Inputs(dataset, loaders, collator, uses_images, cached_text_train)
+    text_loaders = {}
+    if "train" in splits and data.cache_text_features:
+        text_loaders = {stage: loader("train", bank) for stage, bank in cached_text_banks(spec, model, collator, dataset, device, augmented_train).items()}
+    return Inputs(dataset, loaders, collator, uses_images, **text_loaders)
+
+
+def cached_text_banks(spec: ExperimentSpec, model: CLMLF, collator: Collator, dataset: DatasetSplits, device: torch.device,
+                      augmented_train: bool) -> dict[str, TextBank]:
+    """The text caches the schedule can use: final states for frozen-text epochs, and states after the encoder's
+    ``frozen_layers`` for fine-tuning epochs (only encoders that expose ``frozen_layers`` support the latter)."""
+    encoder, train = model.text_encoder, spec.train
+    frozen = getattr(encoder, "frozen", False)
+    wanted = {}
+    if train.text_freeze_epochs > 0 or frozen:
+        wanted["cached_text_train"] = None
+    if getattr(encoder, "frozen_layers", 0) and not frozen and train.epochs > train.text_freeze_epochs:
+        wanted["prefix_text_train"] = encoder.frozen_layers
+    cache_dir = cache_directory(spec.data)
+    return {stage: text_bank(encoder, collator, dataset.train, device, augmented_train, cache_dir, depth) for stage, depth in wanted.items()}
 
 
 def cache_directory(data: DataSpec) -> Path:

@@ -70,13 +70,16 @@ class RunDir:
     def write_metrics(self, metrics: dict) -> None:
         write_atomic(self.root / "metrics.json", json.dumps(metrics, indent=2))
 
-    def save_state(self, model, optimizer, scheduler, epoch: int, history: list, best: dict | None) -> None:
-        """Model weights + optimizer/scheduler state after ``epoch``; swapped in as a whole directory."""
+    def save_state(self, model, optimizer, scheduler, epoch: int, history: list, best: dict | None, ema=None) -> None:
+        """Model weights + optimizer/scheduler (+ weight-average ``ema``) state after ``epoch``; swapped in as a whole
+        directory."""
         scratch = Path(tempfile.mkdtemp(dir=self.root, prefix=".state-"))
         os.chmod(scratch, default_mode(directory=True))
         model.save_pretrained(scratch)
         payload = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                    "epoch": epoch, "history": json.dumps(history), "best": json.dumps(best)}
+        if ema is not None:
+            payload["ema"] = ema.state_dict()
         torch.save(payload, scratch / STATE_FILE)
         previous = self.root / ".state-previous"
         if self.state.exists():
@@ -85,7 +88,7 @@ class RunDir:
         os.replace(scratch, self.state)
         shutil.rmtree(previous, ignore_errors=True)
 
-    def load_state(self, model, optimizer, scheduler, device) -> dict | None:
+    def load_state(self, model, optimizer, scheduler, device, ema=None) -> dict | None:
         from safetensors.torch import load_model
 
         folder = self.state if self.state.is_dir() else self.root / ".state-previous"
@@ -95,6 +98,10 @@ class RunDir:
         load_model(model, str(folder / "model.safetensors"), device=str(device))
         optimizer.load_state_dict(payload["optimizer"])
         scheduler.load_state_dict(payload["scheduler"])
+        if ema is not None:
+            if "ema" not in payload:
+                raise ValueError(f"{folder}: this run kept no weight average; resume it without train.ema_decay")
+            ema.load_state_dict(payload["ema"])
         return {"epoch": payload["epoch"], "history": json.loads(payload["history"]), "best": json.loads(payload["best"])}
 
     def write_predictions(self, split: str, evaluation, label_names) -> None:

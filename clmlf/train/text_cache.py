@@ -1,9 +1,11 @@
 """Run the frozen text backbone once over every text (original and back-translated) and keep its states.
 
 Used while the text backbone is frozen (the reference's first training stage, or ``text_encoder.freeze``):
-each step then starts from the cached states, so the stage costs only the fusion part. States are computed
-in eval mode (no dropout inside the frozen backbone), kept as fp16 trimmed to the real tokens, and stored on disk
-keyed by the backbone's weights, the tokenizer, formatter, maximum length and the texts (:mod:`.disk_cache`).
+each step then starts from the cached states, so the stage costs only the fusion part. With ``depth=k`` the cache
+holds the states after the first k layers instead, for fine-tuning above a bottom frozen for good
+(``text_encoder.freeze_layers: k``): each step then runs only the layers above k. States are computed in eval mode
+(no dropout inside the frozen layers), kept as fp16 trimmed to the real tokens, and stored on disk keyed by the
+backbone's weights, the depth, the tokenizer, formatter, maximum length and the texts (:mod:`.disk_cache`).
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ from clmlf.train.inputs import Collator, TextBank
 
 @torch.no_grad()
 def encode_texts(encoder, collator: Collator, texts: Sequence[str], aspects: Sequence[str | None],
-                 device: torch.device, batch_size: int = 64, description: str = "text states") -> list[Tensor]:
-    """[(L_i, H)] fp16 backbone states per text, in input order (batched by length for speed)."""
+                 device: torch.device, batch_size: int = 64, description: str = "text states",
+                 depth: int | None = None) -> list[Tensor]:
+    """[(L_i, H)] fp16 backbone states per text after ``depth`` layers (None: all), in input order (batched by
+    length for speed)."""
     was_training = encoder.training
     encoder.eval()
     order = sorted(range(len(texts)), key=lambda index: len(texts[index]))
@@ -32,7 +36,7 @@ def encode_texts(encoder, collator: Collator, texts: Sequence[str], aspects: Seq
         chunk = order[start : start + batch_size]
         batch = collator.text([texts[i] for i in chunk], [aspects[i] for i in chunk])
         batch = {key: value.to(device) for key, value in batch.items()}
-        hidden = encoder.features(**batch).to(torch.float16).cpu()
+        hidden = encoder.features(**batch, **({} if depth is None else {"depth": depth})).to(torch.float16).cpu()
         for row, index in enumerate(chunk):
             states[index] = hidden[row, : int(batch["attention_mask"][row].sum())].clone()
     encoder.train(was_training)
@@ -40,14 +44,15 @@ def encode_texts(encoder, collator: Collator, texts: Sequence[str], aspects: Seq
 
 
 def cached_texts(encoder, collator: Collator, texts: Sequence[str], aspects: Sequence[str | None], device: torch.device,
-                 cache_dir: Path, description: str) -> list[Tensor]:
+                 cache_dir: Path, description: str, depth: int | None = None) -> list[Tensor]:
     """:func:`encode_texts`, loaded from or stored in ``cache_dir``."""
-    key = cache_key({"weights": weights_fingerprint(encoder.backbone), "tokenizer": collator.tokenizer.name_or_path,
+    key = cache_key({"weights": weights_fingerprint(encoder.backbone), **({} if depth is None else {"depth": depth}),
+                     "tokenizer": collator.tokenizer.name_or_path,
                      "formatter": type(collator.formatter).__name__, "max_length": collator.max_length,
                      "texts": cache_key({"texts": list(texts), "aspects": list(aspects)})})
 
     def compute() -> dict[str, Tensor]:
-        states = encode_texts(encoder, collator, texts, aspects, device, description=description)
+        states = encode_texts(encoder, collator, texts, aspects, device, description=description, depth=depth)
         return {"states": torch.cat(states), "lengths": torch.tensor([state.shape[0] for state in states])}
 
     stored = load_or_compute(cache_dir / f"text-{key}.safetensors", compute)
@@ -55,12 +60,14 @@ def cached_texts(encoder, collator: Collator, texts: Sequence[str], aspects: Seq
 
 
 def text_bank(encoder, collator: Collator, samples: Sequence[Sample], device: torch.device, augmented: bool,
-              cache_dir: Path) -> TextBank:
-    """Cached states of every sample's text and (when ``augmented``) its back-translation."""
+              cache_dir: Path, depth: int | None = None) -> TextBank:
+    """Cached states (after ``depth`` layers; None: all) of every sample's text and (when ``augmented``) its
+    back-translation."""
     aspects = [sample.aspect for sample in samples]
-    original = cached_texts(encoder, collator, [s.text for s in samples], aspects, device, cache_dir, "text states")
+    suffix = "" if depth is None else f" (layer {depth})"
+    original = cached_texts(encoder, collator, [s.text for s in samples], aspects, device, cache_dir, f"text states{suffix}", depth)
     if not augmented:
-        return TextBank(original, original)
+        return TextBank(original, original, depth)
     back = cached_texts(encoder, collator, [s.text_aug or s.text for s in samples], aspects, device, cache_dir,
-                        "back-translation states")
-    return TextBank(original, back)
+                        f"back-translation states{suffix}", depth)
+    return TextBank(original, back, depth)

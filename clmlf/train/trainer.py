@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 from torch import Tensor, nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 from clmlf.errors import SpecError
@@ -112,6 +113,7 @@ class Trainer:
         batches = parallel.global_batches(torch.arange(len(self.inputs.loaders["train"].dataset)), spec.train.batch_size)
         steps_per_epoch = math.ceil(len(batches) / spec.train.grad_accumulation)
         self.optimizer = build_optimizer(self.model, spec.train)
+        self.ema = weight_average(self.model, spec.train.ema_decay)
         self.scheduler = build_scheduler(self.optimizer, steps_per_epoch * spec.train.epochs, spec.train)
         self.history: list[dict] = []
         self.best: dict | None = None
@@ -131,8 +133,7 @@ class Trainer:
         seed_everything(self.parallel.seed(spec.seed + epoch))  # resume reproduces an uninterrupted run epoch by epoch
         set_text_encoder_trainable(self.model, epoch >= spec.text_freeze_epochs)
         text_frozen = epoch < spec.text_freeze_epochs or getattr(self.model.text_encoder, "frozen", False)
-        cached = self.inputs.cached_text_train
-        loader = cached if cached is not None and text_frozen else self.inputs.loaders["train"]
+        loader = self.inputs.train_loader(text_frozen)
         generator = torch.Generator().manual_seed(spec.seed + epoch)
         order = length_grouped_order(loader.dataset.samples, loader.batch_size, generator) if spec.group_by_length else torch.randperm(len(loader.dataset), generator=generator)
         loader.dataset.generator = torch.Generator().manual_seed(self.parallel.seed(spec.seed + 10_000 + epoch))
@@ -154,14 +155,21 @@ class Trainer:
                 self.optimizer.step()
                 self.scheduler.step()
                 self.optimizer.zero_grad(set_to_none=True)
+                if self.ema is not None:
+                    self.ema.update_parameters(self.model)
             running.add({"loss": loss.total.detach(), **loss.terms})
             bar.set_postfix({name: f"{value:.3f}" for name, value in running.means().items()})
         return running.means()
 
+    @property
+    def evaluated_model(self) -> CLMLF:
+        """What dev selection, the checkpoint and the test metrics use: the weight average when kept."""
+        return self.model if self.ema is None else self.ema.module
+
     def evaluate_split(self, split: str) -> Evaluation:
         """Every rank predicts its slice of ``split``; the gathered predictions give the single-process metrics."""
         dataset = self.inputs.splits
-        local = evaluate(self.model, self.parallel.shard_loader(self.inputs.loaders[split]), self.device, dataset.num_classes,
+        local = evaluate(self.evaluated_model, self.parallel.shard_loader(self.inputs.loaders[split]), self.device, dataset.num_classes,
                          dataset.metric, self.spec.train.bf16, description=split, progress=self.progress)
         if not self.parallel.enabled:
             return local
@@ -190,8 +198,8 @@ class Trainer:
                 self.best = {"epoch": epoch + 1, "dev": dev}
             if self.parallel.is_main:  # every rank holds the same weights; rank 0 writes the run directory
                 if improved:
-                    self.model.save_pretrained(self.run.checkpoint)
-                self.run.save_state(self.model, self.optimizer, self.scheduler, epoch + 1, self.history, self.best)
+                    self.evaluated_model.save_pretrained(self.run.checkpoint)
+                self.run.save_state(self.model, self.optimizer, self.scheduler, epoch + 1, self.history, self.best, self.ema)
                 self.run.write_metrics(self.summary(None, time.perf_counter() - started))
             logger.info("epoch %d: %s | dev %s", epoch + 1, _fmt(train_terms), _fmt(dev))
         return self.finish(time.perf_counter() - started)
@@ -200,7 +208,7 @@ class Trainer:
         """Reload the best-dev checkpoint, evaluate test there, write metrics.json and the plots."""
         self.parallel.barrier()  # the checkpoint rank 0 wrote is complete
         best = CLMLF.from_pretrained(self.run.checkpoint, map_location=self.device)
-        self.model.load_state_dict(best.state_dict())
+        self.evaluated_model.load_state_dict(best.state_dict())
         test = self.evaluate_split("test")
         summary = self.summary(test, seconds)
         if self.parallel.is_main:
@@ -229,12 +237,19 @@ class Trainer:
         }
 
     def restore(self) -> None:
-        state = self.run.load_state(self.model, self.optimizer, self.scheduler, self.device)
+        state = self.run.load_state(self.model, self.optimizer, self.scheduler, self.device, self.ema)
         if state is None:
             logger.warning("--resume: no saved state in %s; starting from scratch", self.run.root)
             return
         self.start_epoch, self.history, self.best = state["epoch"], state["history"], state["best"]
         logger.info("resuming after epoch %d of %d", self.start_epoch, self.spec.train.epochs)
+
+
+def weight_average(model: CLMLF, decay: float | None) -> AveragedModel | None:
+    """An exponential moving average of ``model``'s parameters and buffers (None when ``decay`` is None)."""
+    if decay is None:
+        return None
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
 
 def build_criterion(losses: LossesSpec, distributed: bool = False) -> CLMLFLoss:

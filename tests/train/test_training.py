@@ -11,6 +11,7 @@ from PIL import Image
 import clmlf
 from clmlf.cli import main
 from clmlf.data.root import locate_data_root
+from clmlf.train.run_dir import RunDir
 from clmlf.train.trainer import Trainer, train
 from conftest import TINY_CONFIG
 
@@ -92,8 +93,9 @@ def test_broken_image_gets_one_line_error_with_path(run_dir, tmp_path, capsys, c
     assert len(err.splitlines()) == 1 and str(broken) in err and "Traceback" not in err
 
 
-def test_resume_after_interrupt_reaches_identical_metrics(tmp_path, monkeypatch):
-    spec = clmlf.load_spec(TINY_CONFIG, FAST)
+@pytest.mark.parametrize("ema", [None, 0.9])
+def test_resume_after_interrupt_reaches_identical_metrics(tmp_path, monkeypatch, ema):
+    spec = clmlf.load_spec(TINY_CONFIG, [*FAST, f"train.ema_decay={'null' if ema is None else ema}"])
     reference = train(spec, tmp_path / "straight", progress=False)
 
     original = Trainer.train_epoch
@@ -115,6 +117,42 @@ def test_resume_after_interrupt_reaches_identical_metrics(tmp_path, monkeypatch)
         clmlf.CLMLF.from_pretrained(tmp_path / "resumed" / "checkpoint").state_dict(),
         clmlf.CLMLF.from_pretrained(tmp_path / "straight" / "checkpoint").state_dict(), rtol=0, atol=0,
     )
+
+
+def test_weight_average_is_what_gets_selected_and_saved(tmp_path):
+    """``train.ema_decay``: the averaged weights, not the last ones, are what gets evaluated and saved."""
+    spec = clmlf.load_spec(TINY_CONFIG, [*FAST, "train.epochs=1", "train.ema_decay=0.5"])
+    trainer = Trainer(spec, RunDir(tmp_path / "run"), progress=False)
+    initial = {name: p.detach().clone() for name, p in trainer.ema.module.named_parameters()}
+    trainer.fit()
+    averaged = dict(trainer.ema.module.named_parameters())
+    raw = dict(trainer.model.named_parameters())
+    moved = [name for name in raw if not torch.equal(raw[name], initial[name])]
+    assert moved and all(not torch.equal(averaged[name], raw[name]) for name in moved)
+    saved = clmlf.CLMLF.from_pretrained(tmp_path / "run" / "checkpoint").state_dict()
+    torch.testing.assert_close(saved, trainer.ema.module.state_dict(), rtol=0, atol=0)
+
+
+def test_fine_tuning_above_frozen_layers_trains_on_their_cached_states(tmp_path):
+    """``freeze_layers: 1`` + ``cache_text_features``: the frozen epoch reads final states, the fine-tuning epoch the
+    states after layer 1 (``text_depth``); layer 1 learns, the embeddings and layer 0 stay as they were."""
+    spec = clmlf.load_spec(TINY_CONFIG, [*FAST, "train.epochs=2", "train.text_freeze_epochs=1", "data.cache_text_features=true",
+                                         "model.text_encoder.freeze_layers=1", f"data.feature_cache_dir={tmp_path / 'cache'}"])
+    trainer = Trainer(spec, RunDir(tmp_path / "run"), progress=False)
+    assert trainer.inputs.train_loader(True) is trainer.inputs.cached_text_train
+    assert trainer.inputs.train_loader(False) is trainer.inputs.prefix_text_train
+    batch = next(iter(trainer.inputs.prefix_text_train))
+    assert batch["text_depth"] == 1 and batch["text_features"].shape[-1] == 32
+    assert "text_depth" not in next(iter(trainer.inputs.cached_text_train))
+    backbone = trainer.model.text_encoder.backbone
+    changed = []
+    for epoch in range(2):
+        before = {name: p.detach().clone() for name, p in backbone.named_parameters()}
+        trainer.train_epoch(epoch)
+        changed.append({name for name, p in backbone.named_parameters() if not torch.equal(before[name], p)})
+    assert not changed[0], "the text backbone is frozen in the first epoch"
+    assert changed[1] and all(name.startswith("encoder.layer.1.") for name in changed[1]), sorted(changed[1])[:5]
+    assert len(list((tmp_path / "cache").glob("text-*.safetensors"))) == 4  # 2 depths x (text, back-translation)
 
 
 def test_dataset_info_cli(capsys):
