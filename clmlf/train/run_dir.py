@@ -74,13 +74,17 @@ class RunDir:
         """Model weights + optimizer/scheduler (+ weight-average ``ema``) state after ``epoch``; swapped in as a whole
         directory."""
         scratch = Path(tempfile.mkdtemp(dir=self.root, prefix=".state-"))
-        os.chmod(scratch, default_mode(directory=True))
-        model.save_pretrained(scratch)
-        payload = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                   "epoch": epoch, "history": json.dumps(history), "best": json.dumps(best)}
-        if ema is not None:
-            payload["ema"] = ema.state_dict()
-        torch.save(payload, scratch / STATE_FILE)
+        try:
+            os.chmod(scratch, default_mode(directory=True))
+            model.save_pretrained(scratch)
+            payload = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                       "epoch": epoch, "history": json.dumps(history), "best": json.dumps(best)}
+            if ema is not None:
+                payload["ema"] = ema.state_dict()
+            torch.save(payload, scratch / STATE_FILE)
+        except BaseException:  # a full disk or Ctrl-C mid-write: keep the last complete state, leave no partial one
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
         previous = self.root / ".state-previous"
         if self.state.exists():
             shutil.rmtree(previous, ignore_errors=True)
