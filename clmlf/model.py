@@ -230,7 +230,8 @@ def concat_views(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any
         parts = [first[name], second[name]]
         if name in TEXT_INPUTS:
             parts = [nn.functional.pad(part, (0, 0) * (part.dim() - 2) + (0, length - part.shape[1])) for part in parts]
-        joint[name] = torch.cat(parts)
+        with torch.autocast(parts[0].device.type, enabled=False):  # CPU autocast rejects cat of fp16 cached features
+            joint[name] = torch.cat(parts)
     return joint
 
 

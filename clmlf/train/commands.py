@@ -42,8 +42,8 @@ def evaluate_checkpoint(run_dir: str | Path, split: str, overrides: list[str] | 
     device = select_device(spec.train.device)
     model = CLMLF.from_pretrained(root / "checkpoint", map_location=device)
     inputs = build_inputs(spec, model, device, augmented_train=False, splits=(split,))
-    result = evaluate(model, inputs.loaders[split], device, inputs.splits.num_classes, inputs.splits.metric, spec.train.bf16,
-                      description=f"{root.name} {split}", progress=progress, keep_pooled=keep_pooled)
+    result = evaluate(model, inputs.loaders[split], device, inputs.splits.num_classes, inputs.splits.metric,
+                      spec.train.bf16_on(device.type), description=f"{root.name} {split}", progress=progress, keep_pooled=keep_pooled)
     return CheckpointEvaluation(root, spec, model, inputs, device, result)
 
 

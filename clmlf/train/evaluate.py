@@ -15,10 +15,8 @@ from clmlf.train.metrics import classification_metrics, confusion_matrix
 
 
 def autocast(device: torch.device, bf16: bool):
-    """bf16 autocast on CUDA when enabled; plain fp32 elsewhere."""
-    if device.type == "cuda" and bf16:
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return nullcontext()
+    """bf16 autocast on ``device`` when ``bf16`` (``TrainSpec.bf16_on`` decides per device type); plain fp32 otherwise."""
+    return torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
 
 
 @dataclass
@@ -37,7 +35,7 @@ class Evaluation:
 @torch.no_grad()
 def evaluate(
     model: CLMLF, loader: DataLoader, device: torch.device, num_classes: int, f1_average: str,
-    bf16: bool = True, description: str = "eval", progress: bool = True, keep_pooled: bool = False,
+    bf16: bool = False, description: str = "eval", progress: bool = True, keep_pooled: bool = False,
 ) -> Evaluation:
     """Predictions and metrics over ``loader``; ``keep_pooled`` also keeps every item's pooled representation."""
     model.eval()

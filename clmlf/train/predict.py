@@ -44,7 +44,7 @@ class Predictor:
             if image is None:
                 raise ValueError("this model needs an image: pass --image PATH")
             inputs["pixel_values"] = self.transform(load_image(image))[None].to(self.device)
-        with autocast(self.device, True):
+        with autocast(self.device, self.device.type == "cuda"):
             probabilities = self.model(**inputs).logits.float().softmax(-1)[0].cpu()
         return {
             "label": self.label_names[int(probabilities.argmax())],

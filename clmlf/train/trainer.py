@@ -146,7 +146,7 @@ class Trainer:
         for step, batch in enumerate(bar):
             update = (step + 1) % spec.grad_accumulation == 0 or step + 1 == len(batches)
             with self.parallel.sync(forward, now=update):
-                with autocast(self.device, spec.bf16):
+                with autocast(self.device, spec.bf16_on(self.device.type)):
                     loss = self.losses(batch, forward)
                 (loss.total / spec.grad_accumulation).backward()
             if update:
@@ -170,7 +170,7 @@ class Trainer:
         """Every rank predicts its slice of ``split``; the gathered predictions give the single-process metrics."""
         dataset = self.inputs.splits
         local = evaluate(self.evaluated_model, self.parallel.shard_loader(self.inputs.loaders[split]), self.device, dataset.num_classes,
-                         dataset.metric, self.spec.train.bf16, description=split, progress=self.progress)
+                         dataset.metric, self.spec.train.bf16_on(self.device.type), description=split, progress=self.progress)
         if not self.parallel.enabled:
             return local
         joined = self.parallel.concat(local)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -153,6 +154,24 @@ def test_fine_tuning_above_frozen_layers_trains_on_their_cached_states(tmp_path)
     assert not changed[0], "the text backbone is frozen in the first epoch"
     assert changed[1] and all(name.startswith("encoder.layer.1.") for name in changed[1]), sorted(changed[1])[:5]
     assert len(list((tmp_path / "cache").glob("text-*.safetensors"))) == 4  # 2 depths x (text, back-translation)
+
+
+@pytest.mark.parametrize("bf16_cpu", [False, True])
+def test_bf16_cpu_autocasts_the_training_step_on_cached_fp16_states(tmp_path, bf16_cpu):
+    """``train.bf16_cpu``: the fusion layers compute in bf16 on a CPU (fp32 without it), also when both views are
+    stacked into one batch from fp16 cached text states and image maps; the weights stay fp32, the losses finite."""
+    spec = clmlf.load_spec(TINY_CONFIG, [*FAST, "train.epochs=1", "train.text_freeze_epochs=1", "data.cache_text_features=true",
+                                         "data.cache_image_features=true", "model.image_encoder.freeze=true",
+                                         f"train.bf16_cpu={str(bf16_cpu).lower()}", f"data.feature_cache_dir={tmp_path / 'cache'}"])
+    trainer = Trainer(spec, RunDir(tmp_path / "run"), progress=False)
+    batch = next(iter(trainer.inputs.cached_text_train))
+    assert batch["text_features"].dtype == batch["image_features"].dtype == torch.float16
+    dtypes = []
+    trainer.model.fusion.register_forward_hook(lambda module, args, output: dtypes.append(output.hidden.dtype))
+    terms = trainer.train_epoch(0)
+    assert set(dtypes) == {torch.bfloat16 if bf16_cpu else torch.float32}
+    assert all(p.dtype == torch.float32 for p in trainer.model.parameters())
+    assert all(math.isfinite(value) and value > 0 for value in terms.values()), terms
 
 
 def test_dataset_info_cli(capsys):
