@@ -8,7 +8,6 @@ number (0-based list index), id and field.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -75,13 +74,12 @@ def read_translations(path: Path) -> dict[str, str]:
 def read_clmlf_split(
     path: Path,
     label_names: tuple[str, ...],
-    translations: Mapping[str, str] | None = None,
     image_dir: Path | None = None,
 ) -> list[Sample]:
     """The samples of one split file, in file order.
 
-    ``text_aug`` comes from ``translations`` by id (``None`` where absent); ``image_path`` is
-    ``image_dir/<id>.jpg`` when ``image_dir`` is given. Labels must lie in ``0..len(label_names)-1``.
+    ``image_path`` is ``image_dir/<id>.jpg`` when ``image_dir`` is given (``text_aug`` is attached later, by
+    :func:`clmlf.data.translations.attach_translations`). Labels must lie in ``0..len(label_names)-1``.
     """
     problems: list[str] = []
     first_seen: dict[str, str] = {}
@@ -109,7 +107,6 @@ def read_clmlf_split(
                 text=text,
                 label=label,
                 image_path=image_dir / f"{row_id}.jpg" if image_dir is not None else None,
-                text_aug=(translations or {}).get(row_id),
             )
         )
     if problems:

@@ -8,7 +8,8 @@
 Every dataset keeps its source's label numbering (so predictions compare with the reference code's); the
 names in ``DatasetSplits.label_names`` say what each number means. HFM's "positive" class in REFERENCE §5
 (8642 train samples) is ``sarcastic``. Back-translations (``text_aug``) exist for the CLMLF JSON datasets; the
-HFM file is misaligned for most ids (REFERENCE §3) and is used as is. Images: ``<dataset>/dataset_image/``
+HFM file pairs most ids with another tweet's translation (REFERENCE §3): it is used as is, with a warning, unless
+``translation_check`` drops or rematches the pairs (:mod:`clmlf.data.translations`). Images: ``<dataset>/dataset_image/``
 (only MVSA-Single ships them); asking for images a dataset lacks is an error, not a silent text-only run.
 ``max_train`` / ``max_eval`` keep a deterministic class-stratified subset (tiny tests, smoke runs).
 """
@@ -20,11 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import PositiveInt
+from pydantic import Field, PositiveInt
 
 from clmlf.data.clmlf_json import read_clmlf_split, read_translations
 from clmlf.data.root import find_dataset_dir, find_image_dir
 from clmlf.data.samples import DatasetSplits, SplitName
+from clmlf.data.translations import TranslationCheck, attach_translations
 from clmlf.data.tombert_tsv import TOMBERT_LABELS, read_tombert_tsv
 from clmlf.registry import register
 from clmlf.spec import ComponentSpec
@@ -81,10 +83,13 @@ def load_dataset(
     translations: bool = True,
     max_train: int | None = None,
     max_eval: int | None = None,
+    translation_check: TranslationCheck = "off",
+    translation_min_overlap: float = 0.1,
 ) -> DatasetSplits:
     """Read ``layout``'s three splits from the data root (see :mod:`clmlf.data.root`), then subset them.
 
-    ``translations`` merges the back-translation file (when the layout has one; it must then exist);
+    ``translations`` merges the back-translation file (when the layout has one; it must then exist), checked
+    against the texts by ``translation_check`` (:mod:`clmlf.data.translations`);
     ``images`` requires ``<dataset>/dataset_image/`` and sets every ``image_path`` (files are checked when
     loaded or by :func:`clmlf.data.images.check_images`, not here).
     """
@@ -95,11 +100,10 @@ def load_dataset(
     if layout.format == "tombert_tsv":
         parts = {split: read_tombert_tsv(directory / file, image_dir) for split, file in layout.split_files.items()}
     else:
-        back = read_translations(directory / translation_file) if translation_file else None
-        parts = {
-            split: read_clmlf_split(directory / file, layout.label_names, back, image_dir)
-            for split, file in layout.split_files.items()
-        }
+        parts = {split: read_clmlf_split(directory / file, layout.label_names, image_dir) for split, file in layout.split_files.items()}
+        if translation_file:
+            back = read_translations(directory / translation_file)
+            parts = attach_translations(layout.name, parts, back, translation_check, translation_min_overlap)
     splits = DatasetSplits(
         name=layout.name, label_names=layout.label_names, has_images=images, metric=layout.metric, **parts
     ).subset(max_train, max_eval)
@@ -117,20 +121,27 @@ class DatasetOptions(ComponentSpec):
     max_eval: PositiveInt | None = None
 
 
-class MVSASingleSpec(DatasetOptions):
+class TranslatedDatasetOptions(DatasetOptions):
+    """Fields of the datasets with a back-translation file (not registered itself): ``translations: false``
+    leaves it out; ``translation_check`` (off / drop / rematch) checks each translation against its text, a match
+    being a word overlap ≥ ``translation_min_overlap`` (:mod:`clmlf.data.translations`)."""
+
+    translations: bool = True
+    translation_check: TranslationCheck = "off"
+    translation_min_overlap: float = Field(0.1, gt=0, le=1)
+
+
+class MVSASingleSpec(TranslatedDatasetOptions):
     type: Literal["mvsa_single"] = "mvsa_single"
     images: bool = True
-    translations: bool = True
 
 
-class MVSAMultipleSpec(DatasetOptions):
+class MVSAMultipleSpec(TranslatedDatasetOptions):
     type: Literal["mvsa_multiple"] = "mvsa_multiple"
-    translations: bool = True
 
 
-class HFMSpec(DatasetOptions):
+class HFMSpec(TranslatedDatasetOptions):
     type: Literal["hfm"] = "hfm"
-    translations: bool = True
 
 
 class Twitter2015Spec(DatasetOptions):
@@ -148,9 +159,11 @@ def mvsa_single(
     translations: bool = True,
     max_train: int | None = None,
     max_eval: int | None = None,
+    translation_check: TranslationCheck = "off",
+    translation_min_overlap: float = 0.1,
 ) -> DatasetSplits:
     """MVSA-Single (CLMLF fold 1, 3611/450/450), with images by default."""
-    return load_dataset(MVSA_SINGLE, root, images, translations, max_train, max_eval)
+    return load_dataset(MVSA_SINGLE, root, images, translations, max_train, max_eval, translation_check, translation_min_overlap)
 
 
 @register("dataset", "mvsa_multiple", spec=MVSAMultipleSpec)
@@ -160,9 +173,11 @@ def mvsa_multiple(
     translations: bool = True,
     max_train: int | None = None,
     max_eval: int | None = None,
+    translation_check: TranslationCheck = "off",
+    translation_min_overlap: float = 0.1,
 ) -> DatasetSplits:
     """MVSA-Multiple (CLMLF fold 1, 13624/1700/1700), text only in the shared bundle."""
-    return load_dataset(MVSA_MULTIPLE, root, images, translations, max_train, max_eval)
+    return load_dataset(MVSA_MULTIPLE, root, images, translations, max_train, max_eval, translation_check, translation_min_overlap)
 
 
 @register("dataset", "hfm", spec=HFMSpec)
@@ -172,9 +187,11 @@ def hfm(
     translations: bool = True,
     max_train: int | None = None,
     max_eval: int | None = None,
+    translation_check: TranslationCheck = "off",
+    translation_min_overlap: float = 0.1,
 ) -> DatasetSplits:
     """HFM Twitter sarcasm (19816/2410/2409; ``valid.json`` is the dev split), text only in the shared bundle."""
-    return load_dataset(HFM, root, images, translations, max_train, max_eval)
+    return load_dataset(HFM, root, images, translations, max_train, max_eval, translation_check, translation_min_overlap)
 
 
 @register("dataset", "twitter2015", spec=Twitter2015Spec)
