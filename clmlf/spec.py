@@ -239,6 +239,8 @@ class TrainSpec(BaseModel):
     ``1 - ema_decay`` on the newest); dev selection, the checkpoint and the test metrics then use the averaged model.
     ``bf16`` autocasts on CUDA; ``bf16_cpu`` does the same on a CPU, which pays off only where the CPU has native
     bf16 matrix instructions (AVX512-BF16 or AMX; about 1.8x for BERT layers on a 2-core EPYC) and is slower elsewhere.
+    ``select_metric``: the dev score that picks the checkpoint: ``accuracy``, ``f1`` (the dataset's average) or
+    ``cross_entropy`` (lowest wins; smoother than accuracy on a small dev split).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -262,7 +264,7 @@ class TrainSpec(BaseModel):
     ema_decay: float | None = Field(None, gt=0, lt=1)
     seed: int = 42
     deterministic: bool = False
-    select_metric: Literal["accuracy", "f1"] = "accuracy"
+    select_metric: Literal["accuracy", "f1", "cross_entropy"] = "accuracy"
     device: Literal["auto", "cpu", "cuda"] = "auto"
     bf16: bool = True
     bf16_cpu: bool = False

@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 
 from clmlf.model import CLMLF
 from clmlf.train.inputs import model_inputs
-from clmlf.train.metrics import classification_metrics, confusion_matrix
+from clmlf.train.metrics import confusion_matrix, evaluation_metrics
 
 
 def autocast(device: torch.device, bf16: bool):
@@ -50,6 +50,5 @@ def evaluate(
         ids += batch["ids"]
     probs = torch.cat(probabilities)
     gold = torch.cat(labels)
-    predictions = probs.argmax(-1)
-    metrics = classification_metrics(gold, predictions, num_classes, f1_average)
-    return Evaluation(metrics, gold, predictions, probs, ids, torch.cat(pooled) if keep_pooled else None)
+    metrics = evaluation_metrics(gold, probs, num_classes, f1_average)
+    return Evaluation(metrics, gold, probs.argmax(-1), probs, ids, torch.cat(pooled) if keep_pooled else None)

@@ -1,4 +1,4 @@
-"""Classification metrics (accuracy, weighted / macro F1) and the confusion matrix, in plain torch."""
+"""Classification metrics (accuracy, weighted / macro F1, cross-entropy) and the confusion matrix, in plain torch."""
 
 from __future__ import annotations
 
@@ -36,3 +36,17 @@ def classification_metrics(
         "weighted_f1": weighted,
         "macro_f1": macro,
     }
+
+
+def cross_entropy(labels: Tensor, probabilities: Tensor) -> float:
+    """Mean negative log-probability of the gold class: (N,) labels, (N, C) probabilities."""
+    gold = probabilities.double().gather(1, labels.long().view(-1, 1)).squeeze(1)
+    return float(-gold.clamp_min(torch.finfo(probabilities.dtype).tiny).log().mean())
+
+
+def evaluation_metrics(
+    labels: Tensor, probabilities: Tensor, num_classes: int, f1_average: Literal["weighted", "macro"]
+) -> dict[str, float]:
+    """``classification_metrics`` of the argmax predictions, plus ``cross_entropy`` (what dev selection may read)."""
+    return {**classification_metrics(labels, probabilities.argmax(-1), num_classes, f1_average),
+            "cross_entropy": cross_entropy(labels, probabilities)}

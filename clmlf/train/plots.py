@@ -18,12 +18,14 @@ def pyplot():
 
 
 def plot_curves(history: list[dict], path: Path) -> None:
-    """Left: training loss terms per epoch; right: dev accuracy / F1 per epoch."""
+    """Left: training loss terms and the dev cross-entropy per epoch; right: dev accuracy / F1 per epoch."""
     plt = pyplot()
     epochs = [record["epoch"] for record in history]
     figure, (losses, scores) = plt.subplots(1, 2, figsize=(10, 4))
     for name in history[0]["train"] if history else []:
         losses.plot(epochs, [record["train"][name] for record in history], marker="o", label=name)
+    if history and "cross_entropy" in history[0]["dev"]:  # beside the training sc term: where dev stops following it
+        losses.plot(epochs, [record["dev"]["cross_entropy"] for record in history], marker="s", linestyle="--", label="dev cross_entropy")
     losses.set(title="training loss terms", xlabel="epoch", ylabel="mean per batch")
     losses.legend()
     for name in ("accuracy", "f1"):

@@ -25,7 +25,7 @@ from clmlf.spec import ExperimentSpec, LossesSpec
 from clmlf.train.distributed import Distributed, loader_over, process_group
 from clmlf.train.evaluate import Evaluation, autocast, evaluate
 from clmlf.train.inputs import model_inputs
-from clmlf.train.metrics import classification_metrics
+from clmlf.train.metrics import evaluation_metrics
 from clmlf.train.optim import build_optimizer, build_scheduler, set_text_encoder_trainable
 from clmlf.train.pipeline import Inputs, build_inputs
 from clmlf.train.run_dir import RunDir
@@ -174,10 +174,12 @@ class Trainer:
         if not self.parallel.enabled:
             return local
         joined = self.parallel.concat(local)
-        return replace(joined, metrics=classification_metrics(joined.labels, joined.predictions, dataset.num_classes, dataset.metric))
+        return replace(joined, metrics=evaluation_metrics(joined.labels, joined.probabilities, dataset.num_classes, dataset.metric))
 
     def selection_score(self, metrics: dict[str, float]) -> float:
-        return metrics[self.spec.train.select_metric]
+        """Higher is better: accuracy or F1 as they are, the dev cross-entropy negated."""
+        name = self.spec.train.select_metric
+        return -metrics[name] if name == "cross_entropy" else metrics[name]
 
     # ----------------------------------------------------------------------------------------------- fit
     def fit(self, resume: bool = False) -> dict:

@@ -87,7 +87,8 @@ def test_two_processes_train_like_one(runs):
     assert len(stdout) == 1 and json.loads(stdout[0])["run"] == str(two)  # rank 0 alone reports
     ours, theirs = (json.loads((folder / "metrics.json").read_text()) for folder in (two, one))
     assert (ours["world_size"], theirs["world_size"]) == (2, 1)
-    assert [e["dev"] for e in ours["epochs"]] == [e["dev"] for e in theirs["epochs"]] and ours["test"] == theirs["test"]
+    for mine, reference in [*zip((e["dev"] for e in ours["epochs"]), (e["dev"] for e in theirs["epochs"])), (ours["test"], theirs["test"])]:
+        assert mine == pytest.approx(reference, rel=TOLERANCE)  # the counts exactly; the cross-entropy within the weights' error
     for mine, reference in zip(ours["epochs"], theirs["epochs"]):  # global-batch loss terms, logged by rank 0
         assert mine["train"] == pytest.approx(reference["train"], rel=TOLERANCE)
     assert (two / "predictions_test.jsonl").read_text().count("\n") == theirs["samples"]["test"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -43,7 +44,7 @@ def test_run_directory_contents(run_dir):
         assert (run_dir / name).is_file(), name
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert len(metrics["epochs"]) == 3 and 1 <= metrics["best_epoch"] <= 3
-    assert set(metrics["test"]) >= {"accuracy", "f1"} and 0 <= metrics["test"]["accuracy"] <= 1
+    assert set(metrics["test"]) >= {"accuracy", "f1", "cross_entropy"} and 0 <= metrics["test"]["accuracy"] <= 1
     assert metrics["samples"] == {"train": 32, "dev": 24, "test": 24}
     assert {"sc", "lbcl", "dbcl", "loss"} <= set(metrics["epochs"][0]["train"])
     assert clmlf.CLMLF.from_pretrained(run_dir / "checkpoint") is not None
@@ -132,6 +133,21 @@ def test_weight_average_is_what_gets_selected_and_saved(tmp_path):
     assert moved and all(not torch.equal(averaged[name], raw[name]) for name in moved)
     saved = clmlf.CLMLF.from_pretrained(tmp_path / "run" / "checkpoint").state_dict()
     torch.testing.assert_close(saved, trainer.ema.module.state_dict(), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("select_metric, best_epoch", [("cross_entropy", 3), ("accuracy", 2), ("f1", 1)])
+def test_dev_selection_reads_the_chosen_metric(tmp_path, monkeypatch, select_metric, best_epoch):
+    """``train.select_metric``: accuracy and F1 keep their highest epoch, ``cross_entropy`` its lowest."""
+    spec = clmlf.load_spec(TINY_CONFIG, [*FAST, f"train.select_metric={select_metric}"])
+    trainer = Trainer(spec, RunDir(tmp_path / "run"), progress=False)
+    dev = iter([{"accuracy": 0.5, "f1": 0.6, "cross_entropy": 0.9},
+                {"accuracy": 0.7, "f1": 0.5, "cross_entropy": 1.2},
+                {"accuracy": 0.4, "f1": 0.4, "cross_entropy": 0.8}])
+    evaluate_split = trainer.evaluate_split
+    monkeypatch.setattr(trainer, "evaluate_split",
+                        lambda split: replace(evaluate_split(split), metrics=next(dev)) if split == "dev" else evaluate_split(split))
+    metrics = trainer.fit()
+    assert metrics["select_metric"] == select_metric and metrics["best_epoch"] == best_epoch
 
 
 def test_fine_tuning_above_frozen_layers_trains_on_their_cached_states(tmp_path):
