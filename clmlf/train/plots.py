@@ -26,7 +26,7 @@ def plot_curves(history: list[dict], path: Path) -> None:
         losses.plot(epochs, [record["train"][name] for record in history], marker="o", label=name)
     if history and "cross_entropy" in history[0]["dev"]:  # beside the training sc term: where dev stops following it
         losses.plot(epochs, [record["dev"]["cross_entropy"] for record in history], marker="s", linestyle="--", label="dev cross_entropy")
-    losses.set(title="training loss terms", xlabel="epoch", ylabel="mean per batch")
+    losses.set(title="training loss terms, dev cross-entropy", xlabel="epoch", ylabel="mean")
     losses.legend()
     for name in ("accuracy", "f1"):
         scores.plot(epochs, [record["dev"][name] for record in history], marker="o", label=f"dev {name}")
