@@ -55,8 +55,8 @@ def load_image(path: str | Path, sample_id: str | None = None, max_pixels: int =
                 if width * height > max_pixels:
                     reason = f"{width}x{height} = {width * height} pixels exceeds the limit of {max_pixels} (decompression bomb?)"
                     raise BadImageError(path, reason, sample_id)
-                image.load()
-                return _to_rgb(ImageOps.exif_transpose(image))
+                ImageOps.exif_transpose(image, in_place=True)  # loads; _to_rgb's copy outlives the closed file
+                return _to_rgb(image)
     except BadImageError:
         raise
     except FileNotFoundError:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, default_collate
 
 from clmlf.data.images import load_image
 from clmlf.data.samples import Sample
@@ -119,7 +119,7 @@ class Collator:
             batch.update({f"aug_{key}": value for key, value in augmented.items()})
         for key in ("pixel_values", "pixel_values_aug", "image_features", "image_features_aug"):
             if key in items[0]:
-                batch[key] = torch.stack([item[key] for item in items])
+                batch[key] = default_collate([item[key] for item in items])  # in a worker: stacked into shared memory
         batch["labels"] = torch.tensor([item["label"] for item in items])
         batch["ids"] = [item["id"] for item in items]
         if "text_depth" in items[0]:

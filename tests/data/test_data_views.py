@@ -7,8 +7,9 @@ import inspect
 import pytest
 import torch
 from PIL import Image
+from torchvision.transforms import v2
 
-from clmlf.data.views import RandAugmentSpec, TwoViews, eval_transform, train_transform
+from clmlf.data.views import RandAugmentSpec, ToNormalisedTensor, TwoViews, eval_transform, train_transform
 from clmlf.registry import REGISTRY
 
 
@@ -32,6 +33,16 @@ def test_eval_view_uses_given_stats_and_sizes():
     assert eval_transform(image_size=16)(Image.new("RGB", (1, 1))).shape == (3, 16, 16)
     with pytest.raises(ValueError, match="crop_pct"):
         eval_transform(crop_pct=0.0)
+
+
+def test_normalised_tensor_matches_torchvision_bit_for_bit(photo):
+    mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+    reference = v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Normalize(list(mean), list(std))])
+    out = ToNormalisedTensor(mean, std)(photo)
+    assert out.shape == (3, 200, 300) and out.is_contiguous()
+    assert torch.equal(out, reference(photo))
+    with pytest.raises(ValueError, match="non-zero"):
+        ToNormalisedTensor(mean, (0.5, 0.0, 0.5))
 
 
 def test_train_views_are_random_and_independent(photo):
