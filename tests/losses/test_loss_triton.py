@@ -34,6 +34,24 @@ def test_triton_equals_reference(loss, n, d):
     assert value.abs() > 1e-3
 
 
+@pytest.mark.parametrize("tau", [0.1, 0.02])
+@pytest.mark.parametrize("loss", LOSSES)
+def test_triton_backward_strips_and_both_forward_paths(loss, tau, monkeypatch):
+    """16-row backward strips (diagonal blocks, ragged last strip); τ = 0.1 takes the fixed-shift upper-triangle
+    forward for unit rows, τ = 0.02 (|β| = 50 > MAX_FIXED_SHIFT) the online row LSE."""
+    from clmlf.losses.fused import triton_backend
+
+    monkeypatch.setattr(triton_backend, "MIN_STRIP_ROWS", 16)
+    monkeypatch.setattr(triton_backend, "STRIP_BYTES", 1)
+    z, second = inputs(loss, 150, 24, seed=7)
+    value, grads = run(loss, "triton", z, second, tau)
+    ref_value, ref_grads = run(loss, "reference", z, second, tau)
+    torch.testing.assert_close(value, ref_value, rtol=1e-6, atol=1e-12)
+    for grad, ref in zip(grads, ref_grads):
+        torch.testing.assert_close(grad, ref, rtol=1e-6, atol=1e-12 * ref.abs().max().item())
+    assert value.abs() > 1e-3
+
+
 @pytest.mark.parametrize("loss", LOSSES)
 def test_triton_float32_and_bfloat16(loss):
     for dtype, rtol in [(torch.float32, 1e-5), (torch.bfloat16, 1e-5)]:
@@ -44,6 +62,21 @@ def test_triton_float32_and_bfloat16(loss):
         for grad, ref in zip(grads, ref_grads):
             assert grad.dtype == dtype
             torch.testing.assert_close(grad.float(), ref.float(), rtol=1e-2, atol=1e-2 * ref.abs().max().item())
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32, torch.float64])
+def test_launch_configurations_fit_in_shared_memory(dtype, monkeypatch):
+    """The pipeline stages of every kernel's blocks fit SHARED_MEMORY for every operand dtype at d = 768 (a GPU
+    refuses larger ones at launch), with the d-chunk BK still a power of two ≥ 16."""
+    from clmlf.losses.fused import triton_backend, triton_kernels
+
+    monkeypatch.setattr(triton_kernels, "INTERPRETED", False)
+    x = torch.empty(4, 768, dtype=dtype)
+    for config in (triton_backend.SYMMETRIC_SUM, triton_backend.SYMMETRIC_PROBS, triton_backend.BLOCKS):
+        launch = triton_backend._launch(config, x)
+        rows = 2 * launch["B"] if "B" in launch else launch["BM"] + launch["BN"]
+        assert launch["num_stages"] * rows * launch["BK"] * x.element_size() <= triton_backend.SHARED_MEMORY
+        assert launch["BK"] >= 16 and launch["BK"] & (launch["BK"] - 1) == 0
 
 
 def test_triton_edge_cases():
@@ -77,11 +110,16 @@ def test_missing_triton_is_a_clear_error(monkeypatch):
 
 
 @pytest.mark.parametrize("loss", ["lbcl/supcon", "dbcl/clmlf"])
-def test_triton_never_builds_an_n_by_n_tensor(loss):
+def test_triton_never_builds_an_n_by_n_tensor(loss, monkeypatch):
     from test_loss_impls import _LargestTensor
 
+    from clmlf.losses.fused import triton_backend
+
+    monkeypatch.setattr(triton_backend, "MIN_STRIP_ROWS", 16)
+    monkeypatch.setattr(triton_backend, "STRIP_BYTES", 1)  # backward strips of 16 rows
     n = 300
     z, second = inputs(loss, n, 8)
     with _LargestTensor() as spy:
         run(loss, "triton", z, second, torch.tensor(0.1, requires_grad=True, dtype=torch.float64))
-    assert 0 < spy.largest <= 64 * n  # at most a 64-row block (interpreter bookkeeping); N×N would be 90,000
+    # the interpreter hands kernels their arguments as bytes: a 16-row fp64 strip is 16·n·8 bytes < N² = 90,000
+    assert 0 < spy.largest <= 16 * n * 8

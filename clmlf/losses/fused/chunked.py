@@ -94,8 +94,9 @@ def row_grad(
     return dq.mul_(beta), dbeta
 
 
-def symmetric_lse(x: Tensor, beta: float, exclude_self: bool) -> Tensor:
-    """x (n, d) -> LSE (n,) of the rows of the symmetric β·x xᵀ, from upper-triangle strips.
+def symmetric_lse(x: Tensor, beta: float, exclude_self: bool, unit_rows: bool = False) -> Tensor:
+    """x (n, d) -> LSE (n,) of the rows of the symmetric β·x xᵀ, from upper-triangle strips (``unit_rows``
+    is not needed here: logsumexp is stable at any scale).
 
     Strip a (rows a:b against columns a:) gives the rows' LSE over columns ≥ a, and, reduced over its rows,
     the LSE contributions of rows b: over columns a:b (merged online with logaddexp)."""
@@ -112,7 +113,9 @@ def symmetric_lse(x: Tensor, beta: float, exclude_self: bool) -> Tensor:
     return torch.logaddexp(lse_right, lse_left)
 
 
-def symmetric_grad(x: Tensor, beta: float, stats: Stats, exclude_self: bool, want_dbeta: bool) -> tuple[Tensor, Tensor | None]:
+def symmetric_grad(
+    x: Tensor, beta: float, stats: Stats, exclude_self: bool, want_dbeta: bool, unit_rows: bool = False
+) -> tuple[Tensor, Tensor | None]:
     """dx (n, d) = β·E x with the symmetric E_ij = ω_i p_ij + ω_j p_ji, and ∂L/∂β, from upper-triangle strips.
 
     Strip a adds E[a:b, a:] x[a:] to rows a:b and its transpose times x[a:b] to rows a:; the diagonal block is

@@ -1,7 +1,13 @@
 """``triton`` implementation: launches :mod:`.triton_kernels` behind the :class:`Kernels` interface.
 
-Triton is imported lazily (``import clmlf`` works without it). Block sizes are fixed, untuned defaults.
-Half-precision operands stay half (tensor-core dots); statistics and gradients come back in float32.
+Forward: the row LSE from Triton blocks (upper-triangle blocks only for a symmetric S of unit rows). Backward:
+Triton recomputes the logits of a strip of rows once and writes its weights E (``probs_kernel``, or for unit
+rows ``symmetric_probs_kernel`` with one exponential per logit); cuBLAS
+multiplies E by the rows (float32 accumulation). A strip holds ``strip_rows`` rows: about STRIP_BYTES of E, and
+at least MIN_STRIP_ROWS so the products stay compute-bound. For a symmetric S the strips cover the upper
+triangle only (as :func:`.chunked.symmetric_grad`), so one fwd+bwd does 4·N²·d flops, the floor.
+Triton is imported lazily (``import clmlf`` works without it). Half-precision operands stay half (tensor-core
+dots); statistics and gradients come back in float32.
 """
 
 from __future__ import annotations
@@ -11,13 +17,32 @@ from torch import Tensor
 
 from clmlf.losses.fused.row_lse import Kernels, Stats
 
-BM = BN = 64
+SYMMETRIC_SUM = {"B": 128, "BK": 64, "num_warps": 8, "num_stages": 4}
+"""Launch configuration of ``symmetric_sum_kernel`` (B: rows = columns of a block; BK: d-chunk, clipped per dtype)."""
+SYMMETRIC_PROBS = {"BM": 128, "BN": 256, "BK": 64, "num_warps": 8, "num_stages": 3}
+BLOCKS = {"BM": 128, "BN": 128, "BK": 64, "num_warps": 8, "num_stages": 4}
+"""Launch configuration of the other kernels (a (BM, BN) logit block). These three were the fastest of the
+configurations tried on an H200 at N = 32,768, d = 768, bf16 (benchmarks/tune_triton.py;
+benchmarks/measured/tuning/h200_triton_configs_2026-11-28.json)."""
+STRIP_BYTES = 128 << 20
+MIN_STRIP_ROWS = 2048
+MAX_FIXED_SHIFT = 40.0
+"""Largest |β| for the fixed-shift symmetric sums: exp(s − |β|) ≥ exp(−2|β|) stays a normal float32."""
+SHARED_MEMORY = 200 << 10
+"""Shared memory the pipeline stages of one block may take (an H100/H200 SM has 227 KiB)."""
 
 
-def _blocks(d: int) -> tuple[int, int]:
-    """(BK, BV): the d-chunk of the dot products and of the dq output block (powers of two, ≥ 16)."""
-    width = max(16, 1 << (d - 1).bit_length())
-    return min(width, 64), min(width, 256)
+def _launch(config: dict, x: Tensor) -> dict:
+    """``config`` with its d-chunk BK clipped to d (a power of two ≥ 16) and to what fits SHARED_MEMORY: each
+    pipeline stage holds a (BM, BK) and a (BN, BK) chunk of x's dtype. In the interpreter (tests) blocks are at
+    most 64 wide: faster there, and small inputs still span several blocks."""
+    rows = 2 * config["B"] if "B" in config else config["BM"] + config["BN"]
+    fits = SHARED_MEMORY // (config["num_stages"] * rows * x.element_size())
+    width = max(16, 1 << (x.shape[1] - 1).bit_length())
+    launch = {**config, "BK": max(16, min(config["BK"], width, 1 << (fits.bit_length() - 1)))}
+    if _module().INTERPRETED:
+        launch.update({key: min(launch[key], 64) for key in ("B", "BM", "BN") if key in launch})
+    return launch
 
 
 def _accumulation(x: Tensor) -> torch.dtype:
@@ -41,48 +66,162 @@ def _module():
     return triton_kernels
 
 
+def strip_rows(n_rows: int, n_cols: int, itemsize: int) -> int:
+    """Rows per backward strip of E against ``n_cols`` columns (see the module docstring)."""
+    return min(n_rows, max(MIN_STRIP_ROWS, STRIP_BYTES // (itemsize * max(n_cols, 1))))
+
+
+def _add_product(out: Tensor, a: Tensor, b: Tensor) -> None:
+    """out += a @ b, half operands accumulated in the float32 ``out`` by cuBLAS (``out_dtype``)."""
+    if a.dtype == out.dtype:
+        out.addmm_(a, b)
+        return
+    try:
+        torch.addmm(out, a, b, out_dtype=out.dtype, out=out)
+    except (RuntimeError, TypeError):  # a torch or backend without out_dtype: exact, slower
+        out.addmm_(a.to(out.dtype), b.to(out.dtype))
+
+
 def row_lse(q: Tensor, k: Tensor, beta: float, self_offset: int | None) -> Tensor:
     """q (n, d), k (m, d) -> (n,) LSE of β·q kᵀ (see :mod:`.chunked`)."""
     tk = _module()
     q, k = q.contiguous(), k.contiguous()
     (n, d), m = q.shape, k.shape[0]
     lse = q.new_empty(n, dtype=_accumulation(q))
-    bk, _ = _blocks(d)
-    grid = (_cdiv(n, BM),)
-    tk.row_lse_kernel[grid](
+    launch = _launch(BLOCKS, q)
+    tk.row_lse_kernel[(_cdiv(n, launch["BM"]),)](
         q, k, lse, n, m, d, beta, self_offset or 0, q.stride(0), k.stride(0),
-        EXCLUDE=self_offset is not None, PRECISION=_precision(q, tk.INTERPRETED), BM=BM, BN=BN, BK=bk,
+        EXCLUDE=self_offset is not None, PRECISION=_precision(q, tk.INTERPRETED), **launch,
     )
     return lse
+
+
+def _fixed_shift(beta: float, unit_rows: bool) -> bool:
+    """Whether the fixed shift c = |β| serves a symmetric S of these rows (see :mod:`.triton_kernels`)."""
+    return unit_rows and abs(beta) <= MAX_FIXED_SHIFT
+
+
+def symmetric_lse(x: Tensor, beta: float, exclude_self: bool, unit_rows: bool) -> Tensor:
+    """x (n, d) -> (n,) LSE of the symmetric β·x xᵀ: upper-triangle blocks with a fixed shift |β| when the rows
+    have unit norm (|s| ≤ |β|) and |β| ≤ MAX_FIXED_SHIFT, else the online :func:`row_lse` over all blocks."""
+    if not _fixed_shift(beta, unit_rows):
+        return row_lse(x, x, beta, 0 if exclude_self else None)
+    tk = _module()
+    x = x.contiguous()
+    n, d = x.shape
+    sums = x.new_zeros(n, dtype=_accumulation(x))
+    shift = abs(beta)
+    launch = _launch(SYMMETRIC_SUM, x)
+    tk.symmetric_sum_kernel[(_cdiv(n, launch["B"]),)](
+        x, sums, n, d, beta, shift, x.stride(0), EXCLUDE=exclude_self, PRECISION=_precision(x, tk.INTERPRETED), **launch
+    )
+    return sums.log_().add_(shift)
+
+
+def _probs(q: Tensor, k: Tensor, beta: float, row: Stats | None, col: Stats | None, diag: int | None, half_below: int = 0, dbeta: Tensor | None = None) -> Tensor:
+    """(n, m) strip E of ``probs_kernel`` in q's dtype for q (n, d) rows against k (m, d); ``diag``: the excluded
+    column offset (j = i + diag) or None; ``dbeta`` (n,): accumulates the row part's Σ_j E_ij q_i·k_j."""
+    tk = _module()
+    (n, d), m = q.shape, k.shape[0]
+    stats = row if row is not None else col
+    empty = stats.lse.new_empty(0)
+    row_lse, row_w = (row.lse, row.weight) if row is not None else (empty, empty)
+    col_lse, col_w = (col.lse, col.weight) if col is not None else (empty, empty)
+    e = q.new_empty(n, m)
+    launch = _launch(BLOCKS, q)
+    tk.probs_kernel[(_cdiv(n, launch["BM"]), _cdiv(m, launch["BN"]))](
+        q, k, e, empty if dbeta is None else dbeta, row_lse, row_w, col_lse, col_w, n, m, d, beta, diag or 0, half_below,
+        q.stride(0), k.stride(0), e.stride(0),
+        HAS_ROW=row is not None, HAS_COL=col is not None, EXCLUDE=diag is not None, WANT_DBETA=dbeta is not None,
+        PRECISION=_precision(q, tk.INTERPRETED), **launch,
+    )
+    return e
+
+
+def _rows(stats: Stats | None, a: int, b: int) -> Stats | None:
+    return None if stats is None else Stats(stats.lse[a:b], stats.weight[a:b])
 
 
 def row_grad(
     q: Tensor, k: Tensor, beta: float, row: Stats | None, col: Stats | None, self_offset: int | None, want_dbeta: bool
 ) -> tuple[Tensor, Tensor | None]:
     """dq (n, d) and ∂L/∂β (row part) — same contract as :func:`.chunked.row_grad`."""
-    tk = _module()
     q, k = q.contiguous(), k.contiguous()
-    (n, d), m = q.shape, k.shape[0]
-    want_dbeta = want_dbeta and row is not None
+    (n, _), m = q.shape, k.shape[0]
     acc = _accumulation(q)
-    dq = q.new_empty(q.shape, dtype=acc)
-    empty = q.new_empty(0, dtype=acc)
-    dbeta = q.new_zeros(n, dtype=acc) if want_dbeta else empty
-    row_lse, row_w = (row.lse.contiguous(), row.weight.contiguous()) if row is not None else (empty, empty)
-    col_lse, col_w = (col.lse.contiguous(), col.weight.contiguous()) if col is not None else (empty, empty)
-    bk, bv = _blocks(d)
-    grid = (_cdiv(n, BM), _cdiv(d, bv))
-    tk.row_grad_kernel[grid](
-        q, k, dq, dbeta, row_lse, row_w, col_lse, col_w, n, m, d, beta, self_offset or 0,
-        q.stride(0), k.stride(0), dq.stride(0),
-        HAS_ROW=row is not None, HAS_COL=col is not None, EXCLUDE=self_offset is not None, WANT_DBETA=want_dbeta,
-        PRECISION=_precision(q, tk.INTERPRETED), BM=BM, BN=BN, BK=bk, BV=bv,
+    dq = q.new_zeros(q.shape, dtype=acc)
+    dbeta = q.new_zeros(n, dtype=acc) if want_dbeta and row is not None else None
+    step = strip_rows(n, m, q.element_size())
+    for a in range(0, n, step):
+        b = min(a + step, n)
+        diag = None if self_offset is None else self_offset + a
+        e = _probs(q[a:b], k, beta, _rows(row, a, b), col, diag, dbeta=None if dbeta is None else dbeta[a:b])
+        _add_product(dq[a:b], e, k)
+    return dq.mul_(beta), (dbeta.sum() if dbeta is not None else None)
+
+
+def _symmetric_probs(x: Tensor, a: int, b: int, beta: float, weights: Tensor, exclude_self: bool) -> Tensor:
+    """(b − a, n − a) strip E of ``symmetric_probs_kernel`` (rows a:b against columns a:) in x's dtype;
+    ``weights`` (n,): A_i = ω_i·exp(|β| − LSE_i)."""
+    tk = _module()
+    n, d = x.shape
+    e = x.new_empty(b - a, n - a)
+    launch = _launch(SYMMETRIC_PROBS, x)
+    tk.symmetric_probs_kernel[(_cdiv(b - a, launch["BM"]), _cdiv(n - a, launch["BN"]))](
+        x[a:b], x[a:], e, weights[a:b], weights[a:], b - a, n - a, d, beta, abs(beta), 0, b - a, x.stride(0), e.stride(0),
+        EXCLUDE=exclude_self, PRECISION=_precision(x, tk.INTERPRETED), **launch,
     )
-    return dq, (dbeta.sum() if want_dbeta else None)
+    return e
 
 
-KERNELS = Kernels(row_lse=row_lse, row_grad=row_grad, half_operands=True)
-INTERPRETER_KERNELS = Kernels(row_lse=row_lse, row_grad=row_grad)
+def symmetric_grad(
+    x: Tensor, beta: float, stats: Stats, exclude_self: bool, want_dbeta: bool, unit_rows: bool = False
+) -> tuple[Tensor, Tensor | None]:
+    """dx = β·E x for the symmetric E_ij = ω_i p_ij + ω_j p_ji from upper-triangle strips (as
+    :func:`.chunked.symmetric_grad`); one exponential per logit under the fixed shift (``unit_rows``)."""
+    x = x.contiguous()
+    n = x.shape[0]
+    dx = x.new_zeros(x.shape, dtype=_accumulation(x))
+    factored = _fixed_shift(beta, unit_rows)
+    if factored:
+        weights = torch.where(stats.weight == 0, 0.0, stats.weight * torch.exp(abs(beta) - stats.lse))
+    step = strip_rows(n, n, x.element_size())
+    for a in range(0, n, step):
+        b = min(a + step, n)
+        if factored:
+            e = _symmetric_probs(x, a, b, beta, weights, exclude_self)
+        else:
+            strip = Stats(stats.lse[a:], stats.weight[a:])
+            e = _probs(x[a:b], x[a:], beta, _rows(stats, a, b), strip, 0 if exclude_self else None, half_below=b - a)
+        _add_product(dx[a:b], e, x[a:])
+        _add_product(dx[a:], e.T, x[a:b])
+    dx.mul_(beta)
+    return dx, (torch.dot(x.reshape(-1).to(dx.dtype), dx.reshape(-1)) / (2 * beta) if want_dbeta else None)
+
+
+def paired_grad(q: Tensor, k: Tensor, beta: float, stats: Stats, want_dbeta: bool) -> tuple[Tensor, Tensor, Tensor | None]:
+    """dq = β·E k and dk = β·Eᵀ q with E_ij = ω_i p_ij, one pass over strips (as :func:`.chunked.paired_grad`)."""
+    q, k = q.contiguous(), k.contiguous()
+    acc = _accumulation(q)
+    dq, dk = q.new_zeros(q.shape, dtype=acc), k.new_zeros(k.shape, dtype=acc)
+    n, m = q.shape[0], k.shape[0]
+    step = strip_rows(n, m, q.element_size())
+    for a in range(0, n, step):
+        b = min(a + step, n)
+        e = _probs(q[a:b], k, beta, _rows(stats, a, b), None, None)
+        _add_product(dq[a:b], e, k)
+        _add_product(dk, e.T, q[a:b])
+    dq.mul_(beta)
+    dk.mul_(beta)
+    if not want_dbeta:
+        return dq, dk, None
+    flat = lambda t: t.reshape(-1).to(acc)  # noqa: E731
+    return dq, dk, (torch.dot(flat(q), flat(dq)) + torch.dot(flat(k), flat(dk))) / (2 * beta)
+
+
+_PRIMITIVES = {"row_lse": row_lse, "row_grad": row_grad, "symmetric_lse": symmetric_lse, "symmetric_grad": symmetric_grad, "paired_grad": paired_grad}
+KERNELS = Kernels(**_PRIMITIVES, half_operands=True)
+INTERPRETER_KERNELS = Kernels(**_PRIMITIVES)
 """Triton's interpreter has no bfloat16 dots: there half operands are upcast like every other implementation's."""
 
 

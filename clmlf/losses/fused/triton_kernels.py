@@ -1,12 +1,21 @@
-"""Triton kernels for :mod:`clmlf.losses.fused.triton_backend` (flash-attention style, no N×N buffer).
+"""Triton kernels for :mod:`clmlf.losses.fused.triton_backend` (no N×N buffer anywhere).
 
 Notation as in :mod:`clmlf.losses.fused.chunked`: s_ij = β·q_i·k_j over admissible columns (with EXCLUDE,
-column i + self_offset of row i is dropped). The forward kernel streams key blocks and keeps only an online
-row max and sum (LSE); the backward kernel recomputes each (BM, BN) logit block from the saved LSE and
-accumulates dq_i = β·Σ_j E_ij k_j (E: row part ω_i p_ij and/or column part ω'_j exp(s_ij − LSE'_j)).
+column i + self_offset of row i is dropped).
+
+* ``row_lse_kernel`` streams key blocks and keeps an online row max and sum (any logit scale).
+* ``symmetric_sum_kernel`` covers a symmetric S = β·x xᵀ with the upper-triangle blocks only (half the dot
+  products): each block adds its row sums to its rows and its column sums to its columns. The sums use a fixed
+  shift c (exp(s − c), atomically added), so they need |s| ≤ c and s − c above float32's underflow: the caller
+  guarantees both (unit rows, c = |β| ≤ 40).
+* ``probs_kernel`` recomputes a (rows, columns) strip of the logits and writes the weights
+  E_ij = ω_i·exp(s_ij − LSE_i) [row part] + ω'_j·exp(s_ij − LSE'_j) [column part] for the backward products,
+  which the backend hands to cuBLAS (E·k and Eᵀ·q): the dot products are recomputed once, never per d-chunk.
+* ``symmetric_probs_kernel`` is its one-exponential form for a symmetric S of unit rows under the fixed shift c:
+  E_ij = exp(s_ij − c)·(A_i + A_j) with A_i = ω_i·exp(c − LSE_i) (exp(c − LSE_i) ≤ exp(2c − log(N−1)): finite).
+
 Operands are bfloat16/float16 (tensor-core dots, float32 accumulation and statistics), float32 (3xTF32 tensor-core
-dots on GPU, about float32 accuracy; IEEE in the interpreter) or float64 (IEEE); the output pointers (LSE, DQ) carry
-the accumulation dtype.
+dots on GPU, about float32 accuracy; IEEE in the interpreter) or float64 (IEEE).
 
 Importing this module imports Triton; with ``TRITON_INTERPRET=1`` set *before* that import the kernels run
 on CPU tensors in Triton's interpreter (used by the tests).
@@ -63,36 +72,80 @@ def row_lse_kernel(
 
 
 @triton.jit
-def row_grad_kernel(
-    Q, K, DQ, DBETA, ROW_LSE, ROW_W, COL_LSE, COL_W, n, m, d, beta, self_offset, stride_q, stride_k, stride_dq,
-    HAS_ROW: tl.constexpr, HAS_COL: tl.constexpr, EXCLUDE: tl.constexpr, WANT_DBETA: tl.constexpr, PRECISION: tl.constexpr,
-    BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
+def symmetric_sum_kernel(
+    X, SUM, n, d, beta, shift, stride_x,
+    EXCLUDE: tl.constexpr, PRECISION: tl.constexpr, B: tl.constexpr, BK: tl.constexpr,
 ):
-    """dq[rows, vs] = β·Σ_j E_ij k_j[vs] for a (BM, BV) output block (grid: cdiv(n, BM), cdiv(d, BV));
-    with WANT_DBETA the first column block also writes DBETA[i] = Σ_j ω_i p_ij (q_i·k_j)."""
+    """SUM[i] += Σ_j exp(s_ij − shift) over the blocks (this program's row block, column blocks ≥ it) of the
+    symmetric S (grid: cdiv(n, B)); SUM starts at zero. Row sums stay in registers, column sums are atomic."""
+    block = tl.program_id(0)
+    rows = block * B + tl.arange(0, B)
+    acc_dtype = SUM.dtype.element_ty
+    row_sum = tl.zeros([B], dtype=acc_dtype)
+    for start in range(block * B, n, B):
+        cols = start + tl.arange(0, B)
+        s = _dots(X, X, rows, cols, n, n, d, stride_x, stride_x, acc_dtype, PRECISION, B, B, BK) * beta - shift
+        admissible = (rows[:, None] < n) & (cols[None, :] < n)
+        if EXCLUDE:
+            admissible &= cols[None, :] != rows[:, None]
+        e = tl.where(admissible, tl.exp(s), 0.0)
+        row_sum += tl.sum(e, 1)
+        if start != block * B:  # off-diagonal block: it also stands for its mirror image below the diagonal
+            tl.atomic_add(SUM + cols, tl.sum(e, 0), mask=cols < n)
+    tl.atomic_add(SUM + rows, row_sum, mask=rows < n)
+
+
+@triton.jit
+def probs_kernel(
+    Q, K, E, DBETA, ROW_LSE, ROW_W, COL_LSE, COL_W, n, m, d, beta, diag, half_below, stride_q, stride_k, stride_e,
+    HAS_ROW: tl.constexpr, HAS_COL: tl.constexpr, EXCLUDE: tl.constexpr, WANT_DBETA: tl.constexpr, PRECISION: tl.constexpr,
+    BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr,
+):
+    """E[i, j] for a (BM, BN) block of the (n, m) strip q kᵀ (grid: cdiv(n, BM), cdiv(m, BN)): the row and/or
+    column parts (module docstring), zero at the excluded column j = i + diag (EXCLUDE) and where the weight is
+    zero, halved in columns j < half_below. With WANT_DBETA, DBETA[i] += Σ_j (row part)_ij·(q_i·k_j)."""
     rows = tl.program_id(0) * BM + tl.arange(0, BM)
-    vs = tl.program_id(1) * BV + tl.arange(0, BV)
-    dtype = DQ.dtype.element_ty
-    acc = tl.zeros([BM, BV], dtype=dtype)
-    dbeta = tl.zeros([BM], dtype=dtype)
+    cols = tl.program_id(1) * BN + tl.arange(0, BN)
+    acc_dtype = ROW_LSE.dtype.element_ty  # an empty tensor of the statistics' dtype when there is no row part
+    dots = _dots(Q, K, rows, cols, n, m, d, stride_q, stride_k, acc_dtype, PRECISION, BM, BN, BK)
+    s = dots * beta
+    e = tl.zeros([BM, BN], dtype=acc_dtype)
     if HAS_ROW:
         row_lse = tl.load(ROW_LSE + rows, mask=rows < n, other=0.0)
         row_w = tl.load(ROW_W + rows, mask=rows < n, other=0.0)
-    for start in range(0, m, BN):
-        cols = start + tl.arange(0, BN)
-        dots = _dots(Q, K, rows, cols, n, m, d, stride_q, stride_k, dtype, PRECISION, BM, BN, BK)
-        s = _masked(dots * beta, rows, cols, m, self_offset, EXCLUDE)
-        e = tl.zeros([BM, BN], dtype=dtype)
-        if HAS_ROW:
-            e += row_w[:, None] * tl.exp(s - row_lse[:, None])
-            if WANT_DBETA:
-                dbeta += tl.sum(e * dots, 1)
-        if HAS_COL:
-            col_lse = tl.load(COL_LSE + cols, mask=cols < m, other=0.0)
-            col_w = tl.load(COL_W + cols, mask=cols < m, other=0.0)
-            e += col_w[None, :] * tl.exp(s - col_lse[None, :])
-        kv = tl.load(K + cols[:, None] * stride_k + vs[None, :], mask=(cols[:, None] < m) & (vs[None, :] < d), other=0.0)
-        acc = tl.dot(e.to(kv.dtype), kv, acc, input_precision=PRECISION)
-    tl.store(DQ + rows[:, None] * stride_dq + vs[None, :], acc * beta, mask=(rows[:, None] < n) & (vs[None, :] < d))
+        e += tl.where(row_w[:, None] == 0, 0.0, row_w[:, None] * tl.exp(s - row_lse[:, None]))
+    if HAS_COL:
+        col_lse = tl.load(COL_LSE + cols, mask=cols < m, other=0.0)
+        col_w = tl.load(COL_W + cols, mask=cols < m, other=0.0)
+        col_part = tl.where(col_w[None, :] == 0, 0.0, col_w[None, :] * tl.exp(s - col_lse[None, :]))
+    keep = (rows[:, None] < n) & (cols[None, :] < m)
+    if EXCLUDE:
+        keep &= cols[None, :] != rows[:, None] + diag
+    e = tl.where(keep, e, 0.0)
     if WANT_DBETA:
-        tl.store(DBETA + rows, dbeta, mask=(rows < n) & (tl.program_id(1) == 0))
+        tl.atomic_add(DBETA + rows, tl.sum(e * dots, 1), mask=rows < n)
+    if HAS_COL:
+        e += tl.where(keep, col_part, 0.0)
+    e = tl.where(cols[None, :] < half_below, 0.5 * e, e)
+    tl.store(E + rows[:, None] * stride_e + cols[None, :], e.to(E.dtype.element_ty), mask=(rows[:, None] < n) & (cols[None, :] < m))
+
+
+@triton.jit
+def symmetric_probs_kernel(
+    X, XC, E, A, AC, n, m, d, beta, shift, diag, half_below, stride_x, stride_e,
+    EXCLUDE: tl.constexpr, PRECISION: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr,
+):
+    """E[i, j] = exp(s_ij − shift)·(A[i] + AC[j]) for a (BM, BN) block of the (n, m) strip x xcᵀ (grid:
+    cdiv(n, BM), cdiv(m, BN)); zero at j = i + diag (EXCLUDE), halved in columns j < half_below."""
+    rows = tl.program_id(0) * BM + tl.arange(0, BM)
+    cols = tl.program_id(1) * BN + tl.arange(0, BN)
+    a_rows = tl.load(A + rows, mask=rows < n, other=0.0)
+    a_cols = tl.load(AC + cols, mask=cols < m, other=0.0)
+    s = _dots(X, XC, rows, cols, n, m, d, stride_x, stride_x, A.dtype.element_ty, PRECISION, BM, BN, BK) * beta - shift
+    e = tl.exp(s) * (a_rows[:, None] + a_cols[None, :])
+    keep = (rows[:, None] < n) & (cols[None, :] < m)
+    if EXCLUDE:
+        keep &= cols[None, :] != rows[:, None] + diag
+    e = tl.where(keep, e, 0.0)
+    e = tl.where(cols[None, :] < half_below, 0.5 * e, e)
+    tl.store(E + rows[:, None] * stride_e + cols[None, :], e.to(E.dtype.element_ty), mask=(rows[:, None] < n) & (cols[None, :] < m))

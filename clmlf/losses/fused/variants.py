@@ -27,11 +27,12 @@ def _dot_with_class_sum(x: Tensor, ids: Tensor, num_classes: int) -> Tensor:
     return (x @ _class_sums(x, ids, num_classes).T).gather(1, ids[:, None]).squeeze(1)
 
 
-def _partners(views: RowGroup) -> Tensor:
-    """(2N,) index of each view's partner when every rank's views are stacked [ẑ_r; ẑ'_r] in rank order."""
+def _partners(views: RowGroup, device: torch.device) -> Tensor:
+    """(2N,) index of each view's partner when every rank's views are stacked [ẑ_r; ẑ'_r] in rank order
+    (built on ``device``: no host-to-device copy, which would wait for the queued GPU work)."""
     parts, start = [], 0
     for size in views.sizes:
-        parts.append((torch.arange(size) + size // 2) % size + start)
+        parts.append((torch.arange(size, device=device) + size // 2) % size + start)
         start += size
     return torch.cat(parts)
 
@@ -48,8 +49,8 @@ def supcon(z: Tensor, labels: Tensor, temperature: Temperature, rows: RowGroup, 
     if not anchors.any():
         return zero_loss(z, temperature)
     a = anchors.to(x.dtype) / anchors.sum()
-    lse = global_row_lse(x, None, 1 / temperature, x_all, None, rows, kernels, exclude_self=True, operand_dtype=z.dtype)
-    positive = _dot_with_class_sum(x_all, ids, len(counts)) - torch.einsum("nd,nd->n", x_all, x_all)
+    lse = global_row_lse(x, None, 1 / temperature, x_all, None, rows, kernels, exclude_self=True, operand_dtype=z.dtype, unit_rows=True)
+    positive = _dot_with_class_sum(x_all, ids, len(counts)) - x_all.square().sum(1)  # (an einsum is a batched 1×1 GEMM on GPU)
     kappa = 1 / rows.own_share(temperature)
     return (a * lse).sum() - (a * kappa * positive / npos.clamp(min=1)).sum()
 
@@ -72,8 +73,8 @@ def ntxent(z: Tensor, z_aug: Tensor, temperature: Temperature, rows: RowGroup, k
     h = F.normalize(torch.cat([upcast(z), upcast(z_aug)]), dim=1)
     views = rows.times(2)
     h_all = views.gather(h)
-    partner = _partners(views).to(h.device)
-    lse = global_row_lse(h, None, 1 / temperature, h_all, None, views, kernels, exclude_self=True, operand_dtype=z.dtype)
+    partner = _partners(views, h.device)
+    lse = global_row_lse(h, None, 1 / temperature, h_all, None, views, kernels, exclude_self=True, operand_dtype=z.dtype, unit_rows=True)
     positive = (h_all * h_all[partner]).sum(1)
     return (lse - positive / views.own_share(temperature)).mean()
 
