@@ -9,9 +9,14 @@ Temperature = float | Tensor
 """A python float, a 0-d tensor (possibly learnable), or, inside the library, one value per anchor row (R,)."""
 
 
+def accumulation_dtype(x: Tensor) -> torch.dtype:
+    """float32 for half ``x`` (bf16/fp16 logits are accumulated in fp32), else x's dtype."""
+    return torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype
+
+
 def upcast(x: Tensor) -> Tensor:
-    """``x`` in float32 when it is a half type (bf16/fp16 logits are accumulated in fp32), else unchanged."""
-    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+    """``x`` in its :func:`accumulation_dtype`."""
+    return x.to(accumulation_dtype(x))
 
 
 def zero_loss(z: Tensor, temperature: Temperature) -> Tensor:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from clmlf.losses._common import accumulation_dtype
 from clmlf.losses.fused.row_lse import Kernels, Stats
 
 SYMMETRIC_SUM = {"B": 128, "BK": 64, "num_warps": 8, "num_stages": 4}
@@ -24,8 +25,8 @@ BLOCKS = {"BM": 128, "BN": 128, "BK": 64, "num_warps": 8, "num_stages": 4}
 """Launch configuration of the other kernels (a (BM, BN) logit block). These three were the fastest of the
 configurations tried on an H200 at N = 32,768, d = 768, bf16 (benchmarks/tune_triton.py;
 benchmarks/measured/tuning/h200_triton_configs_2026-11-28.json)."""
-STRIP_BYTES = 128 << 20
-MIN_STRIP_ROWS = 2048
+STRIP_BYTES = 64 << 20
+MIN_STRIP_ROWS = 1024
 MAX_FIXED_SHIFT = 40.0
 """Largest |β| for the fixed-shift symmetric sums: exp(s − |β|) ≥ exp(−2|β|) stays a normal float32."""
 SHARED_MEMORY = 200 << 10
@@ -43,10 +44,6 @@ def _launch(config: dict, x: Tensor) -> dict:
     if _module().INTERPRETED:
         launch.update({key: min(launch[key], 64) for key in ("B", "BM", "BN") if key in launch})
     return launch
-
-
-def _accumulation(x: Tensor) -> torch.dtype:
-    return torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype
 
 
 def _precision(x: Tensor, interpreted: bool) -> str:
@@ -87,7 +84,7 @@ def row_lse(q: Tensor, k: Tensor, beta: float, self_offset: int | None) -> Tenso
     tk = _module()
     q, k = q.contiguous(), k.contiguous()
     (n, d), m = q.shape, k.shape[0]
-    lse = q.new_empty(n, dtype=_accumulation(q))
+    lse = q.new_empty(n, dtype=accumulation_dtype(q))
     launch = _launch(BLOCKS, q)
     tk.row_lse_kernel[(_cdiv(n, launch["BM"]),)](
         q, k, lse, n, m, d, beta, self_offset or 0, q.stride(0), k.stride(0),
@@ -109,7 +106,7 @@ def symmetric_lse(x: Tensor, beta: float, exclude_self: bool, unit_rows: bool) -
     tk = _module()
     x = x.contiguous()
     n, d = x.shape
-    sums = x.new_zeros(n, dtype=_accumulation(x))
+    sums = x.new_zeros(n, dtype=accumulation_dtype(x))
     shift = abs(beta)
     launch = _launch(SYMMETRIC_SUM, x)
     tk.symmetric_sum_kernel[(_cdiv(n, launch["B"]),)](
@@ -148,7 +145,7 @@ def row_grad(
     """dq (n, d) and ∂L/∂β (row part) — same contract as :func:`.chunked.row_grad`."""
     q, k = q.contiguous(), k.contiguous()
     (n, _), m = q.shape, k.shape[0]
-    acc = _accumulation(q)
+    acc = accumulation_dtype(q)
     dq = q.new_zeros(q.shape, dtype=acc)
     dbeta = q.new_zeros(n, dtype=acc) if want_dbeta and row is not None else None
     step = strip_rows(n, m, q.element_size())
@@ -181,7 +178,7 @@ def symmetric_grad(
     :func:`.chunked.symmetric_grad`); one exponential per logit under the fixed shift (``unit_rows``)."""
     x = x.contiguous()
     n = x.shape[0]
-    dx = x.new_zeros(x.shape, dtype=_accumulation(x))
+    dx = x.new_zeros(x.shape, dtype=accumulation_dtype(x))
     factored = _fixed_shift(beta, unit_rows)
     if factored:
         weights = torch.where(stats.weight == 0, 0.0, stats.weight * torch.exp(abs(beta) - stats.lse))
@@ -202,7 +199,7 @@ def symmetric_grad(
 def paired_grad(q: Tensor, k: Tensor, beta: float, stats: Stats, want_dbeta: bool) -> tuple[Tensor, Tensor, Tensor | None]:
     """dq = β·E k and dk = β·Eᵀ q with E_ij = ω_i p_ij, one pass over strips (as :func:`.chunked.paired_grad`)."""
     q, k = q.contiguous(), k.contiguous()
-    acc = _accumulation(q)
+    acc = accumulation_dtype(q)
     dq, dk = q.new_zeros(q.shape, dtype=acc), k.new_zeros(k.shape, dtype=acc)
     n, m = q.shape[0], k.shape[0]
     step = strip_rows(n, m, q.element_size())

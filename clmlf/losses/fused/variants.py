@@ -12,9 +12,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from clmlf.losses._common import Temperature, class_ids, upcast, zero_loss
+from clmlf.losses._common import Temperature, accumulation_dtype, class_ids, upcast, zero_loss
 from clmlf.losses.distributed import RowGroup
 from clmlf.losses.fused.row_lse import Kernels, global_row_lse
+from clmlf.losses.fused.unit_rows import unit_row_contrast
 
 
 def _class_sums(x: Tensor, ids: Tensor, num_classes: int) -> Tensor:
@@ -37,22 +38,30 @@ def _partners(views: RowGroup, device: torch.device) -> Tensor:
     return torch.cat(parts)
 
 
+def _lean(rows: RowGroup, temperature: Temperature, kernels: Kernels) -> bool:
+    """Whether :func:`.unit_rows.unit_row_contrast` serves: one process, a float temperature, symmetric kernels."""
+    return rows.world == 1 and not isinstance(temperature, Tensor) and kernels.symmetric_grad is not None
+
+
 def supcon(z: Tensor, labels: Tensor, temperature: Temperature, rows: RowGroup, kernels: Kernels) -> Tensor:
     """LBCL ``supcon``: L = Σ_i a_i·LSE_i − κ·Σ_i b_i·ẑ_i·(C_{y_i} − ẑ_i), a_i = [npos_i>0]/M, b_i = a_i/npos_i.
 
     z: (n, d) own rows, labels: (n,). LSE over k ≠ i of κ·ẑ_i·ẑ_k."""
-    x = F.normalize(upcast(z), dim=1)
-    x_all, y_all = rows.gather(x), rows.gather(labels)
-    ids, counts = class_ids(y_all)
+    ids, counts = class_ids(rows.gather(labels))
     npos = counts[ids] - 1
     anchors = npos > 0
     if not anchors.any():
         return zero_loss(z, temperature)
-    a = anchors.to(x.dtype) / anchors.sum()
+    a = anchors.to(accumulation_dtype(z)) / anchors.sum()
+    b = a / npos.clamp(min=1)
+    if _lean(rows, temperature, kernels):
+        return unit_row_contrast(z, a, b, 1 / temperature, 1 / temperature, kernels, classes=ids, num_classes=len(counts))
+    x = F.normalize(upcast(z), dim=1)
+    x_all = rows.gather(x)
     lse = global_row_lse(x, None, 1 / temperature, x_all, None, rows, kernels, exclude_self=True, operand_dtype=z.dtype, unit_rows=True)
     positive = _dot_with_class_sum(x_all, ids, len(counts)) - x_all.square().sum(1)  # (an einsum is a batched 1×1 GEMM on GPU)
     kappa = 1 / rows.own_share(temperature)
-    return (a * lse).sum() - (a * kappa * positive / npos.clamp(min=1)).sum()
+    return (a * lse).sum() - (b * kappa * positive).sum()
 
 
 def lbcl_clmlf(z: Tensor, labels: Tensor, temperature: Temperature, rows: RowGroup, kernels: Kernels) -> Tensor:
@@ -70,10 +79,14 @@ def ntxent(z: Tensor, z_aug: Tensor, temperature: Temperature, rows: RowGroup, k
     """DBCL ``ntxent`` over the 2N views h: L = mean_i (LSE_i − κ·h_i·h_π(i)), LSE over k ≠ i of κ·h_i·h_k.
 
     Internally each rank's views are stacked [ẑ; ẑ'] (rank-major; the loss is order-independent)."""
-    h = F.normalize(torch.cat([upcast(z), upcast(z_aug)]), dim=1)
     views = rows.times(2)
+    partner = _partners(views, z.device)
+    if _lean(rows, temperature, kernels):
+        h = torch.cat([z, z_aug])
+        weight = h.new_full((h.shape[0],), 1 / h.shape[0], dtype=accumulation_dtype(h))
+        return unit_row_contrast(h, weight, weight, 1 / temperature, 1 / temperature, kernels, partner=partner)
+    h = F.normalize(torch.cat([upcast(z), upcast(z_aug)]), dim=1)
     h_all = views.gather(h)
-    partner = _partners(views, h.device)
     lse = global_row_lse(h, None, 1 / temperature, h_all, None, views, kernels, exclude_self=True, operand_dtype=z.dtype, unit_rows=True)
     positive = (h_all * h_all[partner]).sum(1)
     return (lse - positive / views.own_share(temperature)).mean()
