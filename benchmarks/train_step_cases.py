@@ -67,13 +67,14 @@ def build_model(case: StepCase) -> CLMLF:
 
 
 def random_views(case: StepCase, vocab_size: int) -> tuple[dict, dict, torch.Tensor]:
-    """Two views of ``case.batch`` samples: random token ids (B, L) with full masks, pixels (B, 3, S, S); labels (B,)."""
+    """Two views of ``case.batch`` samples: random token ids (B, L) with full masks, uint8 pixels (B, 3, S, S) as the
+    loader gives them (the image encoder normalises); labels (B,)."""
     g = torch.Generator(device=case.device).manual_seed(0)
     length, size = TEXT_LENGTH[case.size], IMAGE_SIZE[case.size]
 
     def view() -> dict:
         ids = torch.randint(1000, vocab_size, (case.batch, length), generator=g, device=case.device)
-        pixels = torch.randn(case.batch, 3, size, size, generator=g, device=case.device)
+        pixels = torch.randint(0, 256, (case.batch, 3, size, size), generator=g, device=case.device, dtype=torch.uint8)
         return {"input_ids": ids, "attention_mask": torch.ones_like(ids), "pixel_values": pixels}
 
     return view(), view(), torch.randint(0, 3, (case.batch,), generator=g, device=case.device)

@@ -90,7 +90,8 @@ class CLMLF(nn.Module):
     ) -> CLMLFOutput:
         """input_ids/attention_mask/token_type_ids: (B, Lt) — or cached text backbone states text_features
         (B, Lt, H) with attention_mask, taken after ``text_depth`` backbone layers (None: all of them);
-        pixel_values: (B, 3, H, W) or cached image_features: (B, C, h, w).
+        pixel_values: (B, 3, H, W) uint8 (the encoder normalises them) or normalised float, or cached
+        image_features: (B, C, h, w).
         ``view="augmented"`` uses the augmented-view projection head (DBCL)."""
         fused = self.fuse(input_ids, attention_mask, pixel_values, token_type_ids, image_features, text_features,
                           return_attention, text_depth)
@@ -203,15 +204,15 @@ TEXT_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "text_features")
 
 
 def stackable(first: dict[str, Any], second: dict[str, Any]) -> bool:
-    """Whether two views' inputs can share one batch: the same inputs, non-text tensors of the same shape per sample,
-    and equal non-tensor options (``text_depth``)."""
+    """Whether two views' inputs can share one batch: the same inputs, non-text tensors of the same shape per sample
+    and dtype (uint8 and float pixels must not be promoted into one tensor), and equal non-tensor options (``text_depth``)."""
     if first.keys() != second.keys():
         return False
     for name in first:
         if not isinstance(first[name], Tensor):
             if first[name] != second[name]:
                 return False
-        elif name not in TEXT_INPUTS and first[name].shape[1:] != second[name].shape[1:]:
+        elif name not in TEXT_INPUTS and (first[name].shape[1:], first[name].dtype) != (second[name].shape[1:], second[name].dtype):
             return False
     return True
 

@@ -80,6 +80,7 @@ def check_text_encoder(module):
 def check_image_encoder(module):
     out = module(torch.randn(2, 3, 64, 64))
     assert out.hidden.shape[0] == 2 and out.hidden.shape[2] == D and out.mask.all() and out.pooled.shape == (2, D)
+    assert module(torch.randint(0, 256, (2, 3, 64, 64), dtype=torch.uint8)).hidden.shape == out.hidden.shape, "views give uint8"
     module.train()
     assert not any(p.requires_grad for p in module.backbone.parameters()), "image encoders default to frozen"
     assert not any(m.training for m in module.backbone.modules()), "BatchNorm stays in eval when frozen"
@@ -150,7 +151,7 @@ def check_augmentation(transform):
     from PIL import Image
 
     view = transform(Image.new("RGB", (90, 70), (200, 30, 30)))
-    assert view.shape == (3, 48, 48) and view.dtype == torch.float32
+    assert view.shape == (3, 48, 48) and view.dtype == torch.uint8
     return view
 
 

@@ -60,6 +60,48 @@ def test_cached_image_features_match_pixels(tiny_model):
     torch.testing.assert_close(cached.logits, tiny_model(**batch).logits)
 
 
+def uint8_and_normalised(encoder, batch: int = 2, size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random uint8 pixels (B, 3, S, S) and the float32 ``(x / 255 - mean) / std`` the views used to give."""
+    pixels = torch.randint(0, 256, (batch, 3, size, size), dtype=torch.uint8)
+    mean, std = (torch.tensor(stats).view(3, 1, 1) for stats in (encoder.data_config.mean, encoder.data_config.std))
+    return pixels, (pixels.float() / 255 - mean) / std
+
+
+def test_uint8_pixels_match_normalised_float_pixels(tiny_model):
+    pixels, normalised = uint8_and_normalised(tiny_model.image_encoder)
+    inside = tiny_model.image_encoder.normalise(pixels)
+    assert inside.dtype == torch.float32 and inside.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(inside, normalised)
+    batch = tiny_batch()
+    torch.testing.assert_close(tiny_model(**{**batch, "pixel_values": pixels}).logits,
+                               tiny_model(**{**batch, "pixel_values": normalised}).logits)
+    torch.testing.assert_close(tiny_model.image_encoder.features(pixels), tiny_model.image_encoder.features(normalised))
+
+
+def test_pixel_statistics_are_not_in_the_state_dict(tiny_model):
+    assert {"pixel_mean", "pixel_std"} <= {name.rsplit(".", 1)[-1] for name, _ in tiny_model.named_buffers()}
+    assert not any(name.rsplit(".", 1)[-1] in ("pixel_mean", "pixel_std") for name in tiny_model.state_dict())
+
+
+def test_uint8_pixels_of_the_wrong_shape_are_refused(tiny_model):
+    for shape in ((2, 1, 64, 64), (3, 64, 64)):
+        with pytest.raises(ValueError, match=r"pixel_values: uint8 pixels must be \(B, 3, H, W\), got shape"):
+            tiny_model.image_encoder(torch.zeros(shape, dtype=torch.uint8))
+
+
+def test_forward_pair_of_uint8_views_matches_two_calls_and_never_mixes_dtypes(tiny_model):
+    """uint8 views share one pass (normalised in the model's dtype, here fp64); a uint8 and a float view are not
+    concatenated (that would promote raw pixels to floats) but run as two calls."""
+    model = tiny_model.double().eval()
+    pixels, normalised = uint8_and_normalised(model.image_encoder)
+    original = {**tiny_batch(), "pixel_values": pixels}
+    for augmented in ({**original, "pixel_values": pixels.flip(-1)}, {**original, "pixel_values": normalised.double()}):
+        pair = model.forward_pair(original, augmented)
+        separate = model(**original), model(**augmented, view="augmented")
+        for joint, alone in zip(pair, separate):
+            torch.testing.assert_close(joint.z, alone.z, rtol=1e-10, atol=1e-12)
+
+
 def test_text_only_and_no_fusion_variants(tiny_spec):
     data = tiny_spec.model.model_dump()
     text_only = clmlf.build_model({**data, "image_encoder": None, "image_transformer": None}).eval()

@@ -1,47 +1,42 @@
-"""Image views: PIL image -> normalised float tensor (3, S, S).
+"""Image views: PIL image -> uint8 pixels (3, S, S); the image encoder normalises them on its device.
 
-``eval``/``none``: Resize(round(S / crop_pct)) -> CenterCrop(S) -> [0, 1] float -> Normalize(mean, std)
+``eval``/``none``: Resize(round(S / crop_pct)) -> CenterCrop(S) -> uint8 tensor
 (S = 224, crop_pct = 0.875 gives the reference Resize(256) -> CenterCrop(224)).
 ``randaugment`` (training, REFERENCE §3): torchvision RandAugment(num_ops, magnitude, 31 bins) on the full
-image, then the same resize/crop, RandomHorizontalFlip, and normalisation. torchvision's RandAugment draws
-from 14 ops; the reference implementation also had Cutout and Invert (16 ops), so the two differ slightly.
+image, then the same resize/crop and RandomHorizontalFlip. torchvision's RandAugment draws from 14 ops; the
+reference implementation also had Cutout and Invert (16 ops), so the two differ slightly.
 :class:`TwoViews` makes the pair of independently augmented views DBCL contrasts.
 
-``mean``/``std``/``crop_pct``/``interpolation`` left as ``None`` mean "the image encoder's pretrained config":
-the caller fills them from timm's ``pretrained_cfg`` (EfficientNet-Lite0: mean = std = 0.5, bicubic;
-ResNet: ImageNet statistics); whatever is still ``None`` falls back to ImageNet / 0.875 / bilinear.
+Batches carry uint8 pixels (4x fewer bytes than float32 between DataLoader workers and the main process, and
+to the device); ``(x / 255 - mean) / std`` with the encoder's pretrained statistics happens in
+:meth:`clmlf.encoders.ImageTokenEncoder.features`.
+
+``crop_pct``/``interpolation`` left as ``None`` mean "the image encoder's pretrained config": the caller fills
+them from timm's ``pretrained_cfg``; whatever is still ``None`` falls back to 0.875 / bilinear.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Literal
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
 
-import torch
 from PIL import Image
-from pydantic import Field, PositiveInt
+from pydantic import Field, PositiveInt, model_validator
+from pydantic_core import PydanticCustomError
 from torch import Tensor
 from torchvision.transforms import InterpolationMode, v2
 
 from clmlf.registry import register
 from clmlf.spec import ComponentSpec
 
-IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
-IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 DEFAULT_CROP_PCT = 0.875
+NORMALISATION_FIELDS = ("mean", "std")  # view fields before the encoder normalised (null in old run configs)
 MAGNITUDE_BINS = 31  # magnitudes 0..30, as in the reference (m = 14 of 30)
 Interpolation = Literal["bilinear", "bicubic", "nearest"]
 ImageTransform = Callable[[Image.Image], Tensor]
 
 
-def _resize_crop_normalise(
-    image_size: int,
-    crop_pct: float | None,
-    mean: Sequence[float] | None,
-    std: Sequence[float] | None,
-    interpolation: Interpolation | None,
-    hflip: bool,
-) -> list[Callable]:
+def _resize_crop_pixels(image_size: int, crop_pct: float | None, interpolation: Interpolation | None, hflip: bool) -> list[Callable]:
     crop_pct = DEFAULT_CROP_PCT if crop_pct is None else crop_pct
     if not 0.0 < crop_pct <= 1.0:
         raise ValueError(f"crop_pct must lie in (0, 1], got {crop_pct}")
@@ -49,41 +44,23 @@ def _resize_crop_normalise(
         v2.Resize(round(image_size / crop_pct), InterpolationMode(interpolation or "bilinear")),
         v2.CenterCrop(image_size),
         *([v2.RandomHorizontalFlip()] if hflip else []),
-        ToNormalisedTensor(mean or IMAGENET_MEAN, std or IMAGENET_STD),
+        ToPixels(),
     ]
 
 
-class ToNormalisedTensor:
-    """RGB PIL image -> contiguous float32 (3, H, W) ``(x / 255 - mean) / std``.
-
-    The float operations of ``v2.ToImage -> v2.ToDtype(float32, scale=True) -> v2.Normalize`` (bit-identical
-    output), but the channel transpose happens in the one uint8 -> float32 copy, so the arithmetic runs on
-    contiguous memory (ToImage's (3, H, W) is a strided view of the (H, W, 3) pixels, which made Normalize slow).
-    """
-
-    def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
-        if not all(std):
-            raise ValueError(f"std must be non-zero, got {tuple(std)}")
-        self.mean = torch.tensor(mean, dtype=torch.float32).view(-1, 1, 1)
-        self.std = torch.tensor(std, dtype=torch.float32).view(-1, 1, 1)
+class ToPixels:
+    """RGB PIL image -> contiguous uint8 (3, H, W) (``pil_to_tensor`` gives a strided view of the (H, W, 3) pixels)."""
 
     def __call__(self, image: Image.Image) -> Tensor:
-        pixels = v2.functional.pil_to_tensor(image)  # uint8 (C, H, W), strided
-        return pixels.to(torch.float32, memory_format=torch.contiguous_format).mul_(1 / 255).sub_(self.mean).div_(self.std)
+        return v2.functional.pil_to_tensor(image).contiguous()
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(mean={self.mean.flatten().tolist()}, std={self.std.flatten().tolist()})"
+        return f"{type(self).__name__}()"
 
 
-def eval_transform(
-    image_size: int = 224,
-    crop_pct: float | None = None,
-    mean: Sequence[float] | None = None,
-    std: Sequence[float] | None = None,
-    interpolation: Interpolation | None = None,
-) -> ImageTransform:
-    """Deterministic view: RGB PIL image -> float32 (3, image_size, image_size)."""
-    return v2.Compose(_resize_crop_normalise(image_size, crop_pct, mean, std, interpolation, hflip=False))
+def eval_transform(image_size: int = 224, crop_pct: float | None = None, interpolation: Interpolation | None = None) -> ImageTransform:
+    """Deterministic view: RGB PIL image -> uint8 (3, image_size, image_size)."""
+    return v2.Compose(_resize_crop_pixels(image_size, crop_pct, interpolation, hflip=False))
 
 
 def train_transform(
@@ -92,15 +69,13 @@ def train_transform(
     image_size: int = 224,
     hflip: bool = True,
     crop_pct: float | None = None,
-    mean: Sequence[float] | None = None,
-    std: Sequence[float] | None = None,
     interpolation: Interpolation | None = None,
 ) -> ImageTransform:
-    """Random view: RandAugment(num_ops, magnitude of 0..30) -> resize/crop -> [hflip] -> float32 (3, S, S)."""
+    """Random view: RandAugment(num_ops, magnitude of 0..30) -> resize/crop -> [hflip] -> uint8 (3, S, S)."""
     if not 0 <= magnitude < MAGNITUDE_BINS:
         raise ValueError(f"RandAugment magnitude must lie in 0..{MAGNITUDE_BINS - 1}, got {magnitude}")
     randaugment = v2.RandAugment(num_ops=num_ops, magnitude=magnitude, num_magnitude_bins=MAGNITUDE_BINS)
-    return v2.Compose([randaugment, *_resize_crop_normalise(image_size, crop_pct, mean, std, interpolation, hflip)])
+    return v2.Compose([randaugment, *_resize_crop_pixels(image_size, crop_pct, interpolation, hflip)])
 
 
 class TwoViews:
@@ -123,9 +98,23 @@ class ViewOptions(ComponentSpec):
 
     image_size: PositiveInt = 224
     crop_pct: float | None = Field(None, gt=0.0, le=1.0)
-    mean: tuple[float, float, float] | None = None
-    std: tuple[float, float, float] | None = None
     interpolation: Interpolation | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_view_normalisation(cls, data: Any) -> Any:
+        """Drop the ``mean: null`` / ``std: null`` of run configs saved when views normalised; refuse values."""
+        if not isinstance(data, Mapping):
+            return data
+        given = [key for key in NORMALISATION_FIELDS if data.get(key) is not None]
+        if given:
+            raise PydanticCustomError(
+                "view_normalisation",
+                "{fields}: views give uint8 pixels and the image encoder normalises them with its own pretrained "
+                "mean/std; remove {fields} from the augmentation",
+                {"fields": "/".join(given)},
+            )
+        return {key: value for key, value in data.items() if key not in NORMALISATION_FIELDS}
 
 
 class NoAugmentationSpec(ViewOptions):

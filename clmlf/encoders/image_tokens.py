@@ -62,6 +62,8 @@ class ImageTokenEncoder(nn.Module):
     (the reference code lets them drift in train mode: ``bn_eval_when_frozen=False`` reproduces that).
     ``pool_size=k`` average-pools the map to k x k positions first (fewer tokens, cheaper fusion; None: all).
     ``channels_last`` runs the backbone's convolutions in NHWC (about 1.6x faster on CPU, tensor cores on GPU).
+    ``pixel_values`` are uint8 pixels, normalised here with ``data_config``'s mean/std (non-persistent buffers:
+    not in the state dict), or floats already normalised (passed through).
     """
 
     def __init__(
@@ -95,6 +97,8 @@ class ImageTokenEncoder(nn.Module):
             freeze_module(backbone)
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         backbone.to(memory_format=self.memory_format)
+        self.register_buffer("pixel_mean", torch.tensor(data_config.mean, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("pixel_std", torch.tensor(data_config.std, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
 
     def train(self, mode: bool = True) -> ImageTokenEncoder:
         super().train(mode)
@@ -102,10 +106,23 @@ class ImageTokenEncoder(nn.Module):
             self.backbone.eval()
         return self
 
+    def normalise(self, pixel_values: Tensor) -> Tensor:
+        """uint8 (B, 3, H, W) -> ``(x / 255 - mean) / std`` (B, 3, H, W) in the backbone's memory format, one copy, in
+        the buffers' dtype (float32, even under autocast, unless the module was cast); float pixels are taken as
+        normalised already and only change memory format."""
+        if pixel_values.dtype != torch.uint8:
+            return pixel_values.contiguous(memory_format=self.memory_format)
+        channels = self.pixel_mean.shape[1]
+        if pixel_values.dim() != 4 or pixel_values.shape[1] != channels:
+            raise ValueError(f"pixel_values: uint8 pixels must be (B, {channels}, H, W), got shape {tuple(pixel_values.shape)}")
+        pixels = pixel_values.to(self.pixel_mean.dtype, memory_format=self.memory_format)
+        return pixels.mul_(1 / 255).sub_(self.pixel_mean).div_(self.pixel_std)
+
     def features(self, pixel_values: Tensor) -> Tensor:
-        """(B, 3, H, W) -> backbone feature map (B, C, h, w) (or (B, N, C) tokens). No grad when frozen."""
+        """(B, 3, H, W) uint8 or normalised float -> backbone feature map (B, C, h, w) (or (B, N, C) tokens).
+        No grad when frozen."""
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen):
-            return self.backbone(pixel_values.contiguous(memory_format=self.memory_format))
+            return self.backbone(self.normalise(pixel_values))
 
     def tokens(self, features: Tensor) -> EncoderOutput:
         """Feature map (cached or fresh) -> projected tokens (B, Li, d_model), mask (B, Li), pooled (B, d_model)."""

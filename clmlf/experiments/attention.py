@@ -55,8 +55,8 @@ def merge_word_pieces(tokens: list[str], special: set[str]) -> list[tuple[str, l
 class AttentionProbe:
     """``probe(sample) -> WordMaps`` for fusion layer ``layer`` (negative counts from the last) and head ``head``.
 
-    Images go through the evaluation view of ``data`` (as in training), then are un-normalised to show what the model
-    saw. ``words``: how many words (those with the most attention on the image) to keep.
+    Images go through the evaluation view of ``data`` (as in training); ``pixels`` in [0, 1] show what the model saw.
+    ``words``: how many words (those with the most attention on the image) to keep.
     """
 
     def __init__(self, model: CLMLF, collator: Collator, data: DataSpec, layer: int, head: int,
@@ -66,10 +66,7 @@ class AttentionProbe:
         if getattr(model.image_encoder, "token_layout", "spatial") == "legacy_view":
             raise NoAttentionMaps("image_encoder.token_layout is legacy_view: its tokens are not image positions")
         self.model, self.collator, self.device = model.eval(), collator, device
-        view_options = image_view_options(model, data)
-        self.transform = eval_transform(**view_options)
-        self.mean = torch.tensor(view_options["mean"]).view(3, 1, 1)
-        self.std = torch.tensor(view_options["std"]).view(3, 1, 1)
+        self.transform = eval_transform(**image_view_options(model, data))
         self.layer, self.head, self.words = layer, head, words
         self.special = set(collator.tokenizer.all_special_tokens)
 
@@ -102,5 +99,5 @@ class AttentionProbe:
             words=[words[i][0] for i in keep.tolist()],
             patches=rows[keep, -side * side:].reshape(-1, side, side),
             image_mass=mass[keep],
-            pixels=(pixels * self.std + self.mean).clamp(0, 1),
+            pixels=pixels / 255,
         )

@@ -47,15 +47,15 @@ def load_splits(data: DataSpec) -> DatasetSplits:
 
 
 def image_view_options(model: CLMLF, data: DataSpec) -> dict:
-    """Normalisation / resize policy from the image encoder's pretrained config, at ``data.image_size``."""
+    """Resize policy from the image encoder's pretrained config, at ``data.image_size`` (the encoder normalises)."""
     config = model.image_encoder.data_config
-    return {"image_size": data.image_size, "crop_pct": config.crop_pct, "mean": config.mean, "std": config.std,
+    return {"image_size": data.image_size, "crop_pct": config.crop_pct,
             "interpolation": config.interpolation if config.interpolation in ("bilinear", "bicubic", "nearest") else "bilinear"}
 
 
 def augmentation_transform(model: CLMLF, data: DataSpec):
     """The training view: ``data.augmentation`` with the fields it leaves unset (or None) taken from the data
-    section (``image_size``) and the encoder (normalisation, resize policy), so both views match in size."""
+    section (``image_size``) and the encoder (resize policy), so both views match in size."""
     if data.augmentation is None:
         return eval_transform(**image_view_options(model, data))
     options = image_view_options(model, data)

@@ -42,7 +42,9 @@ def test_worker_batches_match_in_process_batches(tmp_path, tiny_model):
     collator = Collator(tiny_model.text_encoder.tokenizer(), SentenceFormatter(), 16)
     here, = DataLoader(dataset, batch_size=3, collate_fn=collator)
     worker, = DataLoader(dataset, batch_size=3, collate_fn=collator, num_workers=1)
-    assert here["pixel_values"].shape == (3, 3, 32, 32) and here["pixel_values"].is_contiguous()
+    for key in ("pixel_values", "pixel_values_aug"):  # uint8 between processes: the image encoder normalises
+        assert here[key].shape == (3, 3, 32, 32) and here[key].dtype == worker[key].dtype == torch.uint8, key
+        assert here[key].is_contiguous() and worker[key].is_contiguous(), key
     for key in ("pixel_values", "pixel_values_aug", "input_ids", "aug_input_ids", "labels"):
         assert torch.equal(worker[key], here[key]), key
     assert worker["ids"] == here["ids"] == ["0", "1", "2"]
