@@ -119,7 +119,8 @@ def symmetric_grad(
     """dx (n, d) = β·E x with the symmetric E_ij = ω_i p_ij + ω_j p_ji, and ∂L/∂β, from upper-triangle strips.
 
     Strip a adds E[a:b, a:] x[a:] to rows a:b and its transpose times x[a:b] to rows a:; the diagonal block is
-    halved because both products cover it. L depends on β·x xᵀ only, so ⟨x, ∂L/∂x⟩ = 2β·∂L/∂β (Euler)."""
+    halved because both products cover it. L depends on β·x xᵀ only, so ⟨x, ∂L/∂x⟩ = 2β·∂L/∂β (Euler).
+    ``unit_rows`` (the Triton kernels' one-exponential hint) does not change anything here."""
     n = x.shape[0]
     dx = torch.zeros_like(x)
     step = tile_rows(n)
