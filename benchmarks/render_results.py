@@ -166,21 +166,30 @@ def train_step_table(benchmarks: list[dict]) -> list[str]:
 
 
 def input_table(benchmarks: list[dict]) -> list[str]:
-    rows = [(b["extra_info"], b["group"]) for b in benchmarks if b["extra_info"].get("kind") == "input_pipeline"]
+    rows = [b for b in benchmarks if b["extra_info"].get("kind") == "input_pipeline"]
     if not rows:
         return []
-    lines = ["## Input pipeline", "", f"{rows[0][1]}; DataLoader batches of 64, median of the rounds.", "",
-             "| workers | CPU cores | samples/s |", "|---|---|---|"]
-    lines += [f"| {e['workers']} | {e['cpu_count']} | {e['samples_per_s']:,.0f} |" for e, _ in rows]
+    rows.sort(key=lambda b: (b["machine"], b["extra_info"]["workers"]))
+    groups = dict.fromkeys(f"{b['machine']}: {b['group']}" for b in rows)
+    lines = ["## Input pipeline", "", *[f"- {group}" for group in groups], "", "DataLoader batches of 64, median of the rounds.", "",
+             "| machine | workers | CPU cores | samples/s |", "|---|---|---|---|"]
+    lines += [f"| {b['machine']} | {e['workers']} | {e['cpu_count']} | {e['samples_per_s']:,.0f} |" for b in rows for e in [b["extra_info"]]]
     return lines + [""]
 
 
+def machine_label(data: dict) -> str:
+    """The machine a file was measured on: its GPU's name, or its CPU core count."""
+    info = data["machine_info"]
+    return info.get("cuda_device") or f"{info.get('cpu', {}).get('count', '?')}-core CPU, no GPU"
+
+
 def merged(files: dict[str, dict]) -> list[dict]:
-    """All benchmarks, a later file's measurement of a case replacing an earlier one."""
+    """All benchmarks, each tagged with its ``machine``; a later file's measurement of a case on the same machine
+    replaces an earlier one."""
     by_name = {}
     for data in files.values():
         for bench in data["benchmarks"]:
-            by_name[bench["fullname"]] = bench
+            by_name[bench["fullname"], machine_label(data)] = {**bench, "machine": machine_label(data)}
     return list(by_name.values())
 
 

@@ -6,7 +6,10 @@ Implementations (all give the same numbers, see tests/losses):
 * ``chunked``   — fused tiles in torch, O(N·d + tile·N) memory (:mod:`clmlf.losses.fused.chunked`);
 * ``triton``    — fused Triton kernels, O(N·d) memory (CUDA, or CPU under ``TRITON_INTERPRET=1``);
 * ``pml``       — pytorch-metric-learning (``supcon`` / ``ntxent`` only);
-* ``auto``      — ``triton`` for CUDA tensors when Triton is installed, else ``chunked``.
+* ``auto``      — ``triton`` for CUDA tensors when Triton is installed, else ``chunked``; inside a graph that
+  ``torch.compile`` traces, ``reference`` (plain torch ops that the compiler fuses, and no host synchronisation:
+  the right choice for a training batch of a few hundred rows; pick ``chunked`` or ``triton`` explicitly for
+  batches whose N×N logits would not fit).
 """
 
 from __future__ import annotations
@@ -153,6 +156,8 @@ def _check_labels(labels: Tensor, z: Tensor) -> None:
 def _resolve(impl: str, z: Tensor) -> str:
     if impl != "auto":
         return impl
+    if torch.compiler.is_compiling():
+        return "reference"
     return "triton" if z.is_cuda and importlib.util.find_spec("triton") is not None else "chunked"
 
 

@@ -96,3 +96,26 @@ def test_registered_and_built_from_spec(name, module, fields):
     assert spec_cls.model_validate(spec.model_dump()) == spec
     with pytest.raises(Exception, match="Extra inputs are not permitted"):
         spec_cls(bogus=1)
+
+
+@pytest.mark.parametrize("case", ["lbcl/supcon", "lbcl/clmlf", "dbcl/ntxent", "dbcl/clmlf", "no_positives"])
+def test_default_impl_compiles_into_one_graph(case):
+    """Under ``torch.compile`` ``impl="auto"`` traces the reference math with no graph break (no value read back to
+    the host); value and gradient equal the eager reference."""
+    loss = "lbcl/supcon" if case == "no_positives" else case
+    z, labels = inputs(loss, 9, 5, seed=4)
+    labels = torch.arange(9) if case == "no_positives" else labels
+    second = labels if loss.startswith("lbcl") else torch.randn_like(z)
+    function = lbcl if loss.startswith("lbcl") else dbcl
+    variant = loss.split("/")[1]
+    torch._dynamo.reset()
+    compiled = torch.compile(lambda z, s: function(z, s, 0.1, variant), backend="aot_eager", fullgraph=True)
+    value = compiled(z, second)
+    (grad,) = torch.autograd.grad(value, z)
+    expected = function(z, second, 0.1, variant, "reference")
+    torch.testing.assert_close(value, expected)
+    torch.testing.assert_close(grad, torch.autograd.grad(expected, z)[0])
+    if case == "no_positives":
+        assert value.item() == 0 and (grad == 0).all()
+    else:
+        assert value.abs() > 0 and grad.abs().sum() > 0
