@@ -5,7 +5,7 @@
   AdamW with torch's default (foreach) kernel.
 - ``ours``: the library's training path — bf16 autocast, SDPA attention, channels-last images, both views in one
   pass (:meth:`CLMLF.forward_pair`), the fused losses (``impl="auto"``: Triton on CUDA), fused AdamW on CUDA.
-  ``ours+compile`` adds ``torch.compile`` of the text backbone and the fusion stack.
+  ``ours+compile`` adds ``torch.compile`` of the heavy parts (:meth:`CLMLF.compile_parts`, as ``train.compile``).
 
 Sizes: ``full`` = bert-base (random init) + ResNet-50 (frozen, as in the paper), image Transformer 2 layers,
 fusion 3 layers, d = 768, text length 64, 224 px; ``tiny`` = configs/tiny.yaml's model (CPU smoke / CI).
@@ -61,8 +61,7 @@ def build_model(case: StepCase) -> CLMLF:
     spec = load_spec({"name": "bench", "model": FULL_MODEL} if case.size == "full" else REPO / "configs" / "tiny.yaml", overrides)
     model = CLMLF.from_spec(spec.model).to(case.device).train()
     if case.path == "ours+compile":
-        model.text_encoder.backbone.compile()
-        model.fusion.compile()
+        model.compile_parts()
     return model
 
 

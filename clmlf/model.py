@@ -76,6 +76,20 @@ class CLMLF(nn.Module):
             image = EncoderOutput(encoded.hidden, image.mask, image.pooled)
         return image
 
+    def compile_parts(self, **options: Any) -> CLMLF:
+        """``torch.compile`` the heavy parts in place (``options`` go to it): each layer of a BERT-style text backbone
+        (so the paths that run only its upper layers on cached states are compiled too) or the whole backbone, the
+        image backbone, TE_I and TE_M. The glue between them, the heads and the losses stay eager; parameter names and
+        checkpoints do not change. Returns self."""
+        text = getattr(self.text_encoder, "backbone", None)
+        layers = getattr(getattr(text, "encoder", None), "layer", None)
+        parts = [*(layers if layers is not None else [text]), getattr(self.image_encoder, "backbone", None),
+                 self.image_transformer, self.fusion]
+        for part in parts:
+            if part is not None:
+                part.compile(**options)
+        return self
+
     def forward(
         self,
         input_ids: Tensor | None = None,

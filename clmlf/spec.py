@@ -241,6 +241,9 @@ class TrainSpec(BaseModel):
     bf16 matrix instructions (AVX512-BF16 or AMX; about 1.8x for BERT layers on a 2-core EPYC) and is slower elsewhere.
     ``select_metric``: the dev score that picks the checkpoint: ``accuracy``, ``f1`` (the dataset's average) or
     ``cross_entropy`` (lowest wins; smoother than accuracy on a small dev split).
+    ``compile``: ``torch.compile`` the model's heavy parts for training (:meth:`clmlf.model.CLMLF.compile_parts`;
+    ``compile_options`` go to ``torch.compile``, e.g. ``{mode: max-autotune-no-cudagraphs}``); the first steps of each
+    new input shape pay for compilation.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -269,6 +272,8 @@ class TrainSpec(BaseModel):
     bf16: bool = True
     bf16_cpu: bool = False
     num_threads: int | None = Field(None, ge=1)
+    compile: bool = False
+    compile_options: dict[str, Any] = Field(default_factory=dict)
     dist_backend: Literal["auto", "nccl", "gloo"] = "auto"  # under torchrun; auto: NCCL on CUDA, gloo on CPU
 
     def bf16_on(self, device_type: str) -> bool:

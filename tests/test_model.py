@@ -199,3 +199,15 @@ def test_forward_pair_falls_back_to_two_calls_for_images_of_different_sizes(tiny
     pair = model.forward_pair(original, augmented)
     torch.testing.assert_close(pair[1].z, model(**augmented, view="augmented").z)
     torch.testing.assert_close(pair[0].logits, model(**original).logits)
+
+
+def test_compile_parts_changes_no_output_and_no_parameter_name(tiny_model):
+    batch = tiny_batch()
+    names = [name for name, _ in tiny_model.named_parameters()]
+    expected = tiny_model(**batch).logits
+    torch._dynamo.reset()
+    tiny_model.compile_parts(backend="eager")
+    compiled = [m for m in tiny_model.modules() if m._compiled_call_impl is not None]
+    assert len(compiled) == len(tiny_model.text_encoder.backbone.encoder.layer) + 3  # text layers, image backbone, TE_I, TE_M
+    torch.testing.assert_close(tiny_model(**batch).logits, expected)
+    assert [name for name, _ in tiny_model.named_parameters()] == names

@@ -114,6 +114,8 @@ class Trainer:
         steps_per_epoch = math.ceil(len(batches) / spec.train.grad_accumulation)
         self.optimizer = build_optimizer(self.model, spec.train)
         self.ema = weight_average(self.model, spec.train.ema_decay)
+        if spec.train.compile:  # after the weight average's copy, which stays eager (it only evaluates)
+            self.model.compile_parts(**spec.train.compile_options)
         self.scheduler = build_scheduler(self.optimizer, steps_per_epoch * spec.train.epochs, spec.train)
         self.history: list[dict] = []
         self.best: dict | None = None

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Every GPU-only check and measurement of this repository in one call of a lent GPU machine (see README "Benchmarks").
+#
+#   bash benchmarks/gpu_session.sh prepare     # here, on the CPU machine: wheels the GPU image lacks, an MVSA-Single
+#                                              # subset for the input benchmark, all under .gpu/ (ignored, ~25 MiB)
+#   bash benchmarks/gpu_session.sh run         # there (the device tool: carry .gpu, timeout ~580 s); results in $OUT
+#
+# `run` does, in order, each step time-boxed so that a slow one cannot starve the rest: the CUDA and Triton tests,
+# the train-step benchmark, the input-pipeline benchmark, the loss suite (matmul rate and every CUDA case). Each step
+# writes its log and its pytest-benchmark JSON under $OUT; render them with benchmarks/render_results.py.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+WHEELS=(pydantic==2.14.4 pydantic-core==2.50.5 annotated-types==0.8.0 typing-inspection==0.4.5
+        pytorch-metric-learning==2.9.0 pytest-benchmark==5.3.1 py-cpuinfo2==10.1.1 pytest-timeout==2.4.0)
+SUBSET_TRAIN=600   # the input benchmark reads 512 training posts
+SUBSET_EVAL=32
+
+prepare() {
+    local data=${CLMLF_DATA_DIR:-../shared/data}
+    mkdir -p .gpu/whl .gpu/data/MVSA-single/10-flod-1 .gpu/data/MVSA-single/dataset_image
+    grep -qx ".gpu" .git/info/exclude 2>/dev/null || echo ".gpu" >> .git/info/exclude
+    pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --platform manylinux_2_17_x86_64 \
+        -d .gpu/whl "${WHEELS[@]}" || return 1
+    python3 - "$data/MVSA-single" .gpu/data/MVSA-single "$SUBSET_TRAIN" "$SUBSET_EVAL" <<'EOF'
+import json, shutil, sys
+from pathlib import Path
+source, target, n_train, n_eval = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+ids = set()
+for split, n in (("train", n_train), ("dev", n_eval), ("test", n_eval)):
+    posts = json.loads((source / "10-flod-1" / f"{split}.json").read_text())[:n]
+    (target / "10-flod-1" / f"{split}.json").write_text(json.dumps(posts))
+    ids |= {post["id"] for post in posts}
+translations = [t for t in json.loads((source / "MVSA-single_translation.json").read_text()) if t["id"] in ids]
+(target / "MVSA-single_translation.json").write_text(json.dumps(translations))
+for post_id in ids:
+    shutil.copy(source / "dataset_image" / f"{post_id}.jpg", target / "dataset_image")
+print(f"{len(ids)} posts with their images in {target}")
+EOF
+    du -sh .gpu
+}
+
+step() {  # step NAME SECONDS COMMAND...: run one time-boxed step, log under $OUT
+    local name=$1 seconds=$2
+    shift 2
+    local started=$SECONDS
+    timeout "$seconds" "$@" > "$OUT/$name.log" 2>&1
+    echo "$name: exit $? after $((SECONDS - started)) s" | tee -a "$OUT/steps.txt"
+}
+
+run() {
+    OUT=${OUT:?run on the device machine, where \$OUT is set}
+    local deps=/tmp/clmlf-deps
+    pip install --quiet --no-index --no-deps --target "$deps" .gpu/whl/*.whl > "$OUT/install.log" 2>&1
+    export PYTHONPATH="$PWD:$deps" CLMLF_DATA_DIR="$PWD/.gpu/data" HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+    { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv; nproc; python -c \
+        "import torch, triton, transformers; print(torch.__version__, triton.__version__, transformers.__version__)"; } > "$OUT/machine.txt" 2>&1
+    local bench=(python -m pytest -p no:cacheprovider -q)
+    step tests 120 "${bench[@]}" tests/losses/test_loss_triton_cuda.py tests/losses/test_loss_unit_rows.py tests/losses/test_loss_api.py
+    step train_step 200 "${bench[@]}" benchmarks/test_train_step.py -k cuda --benchmark-json="$OUT/gpu_train_step.json"
+    step input 60 "${bench[@]}" benchmarks/test_input_pipeline.py --benchmark-json="$OUT/gpu_input.json"
+    step loss 150 "${bench[@]}" benchmarks/test_loss_speed.py -k "matmul or (cuda and not chunked)" --benchmark-json="$OUT/gpu_loss.json"
+}
+
+case "${1:-}" in
+    prepare) prepare ;;
+    run) run ;;
+    *) echo "usage: bash benchmarks/gpu_session.sh prepare|run" >&2; exit 2 ;;
+esac
