@@ -57,9 +57,9 @@ run() {
         "import torch, triton, transformers; print(torch.__version__, triton.__version__, transformers.__version__)"; } > "$OUT/machine.txt" 2>&1
     local bench=(python -m pytest -p no:cacheprovider -q)
     step tests 120 "${bench[@]}" tests/losses/test_loss_triton_cuda.py tests/losses/test_loss_unit_rows.py tests/losses/test_loss_api.py
-    step train_step 200 "${bench[@]}" benchmarks/test_train_step.py -k cuda --benchmark-json="$OUT/gpu_train_step.json"
+    step train_step 240 "${bench[@]}" benchmarks/test_train_step.py -k cuda --benchmark-json="$OUT/gpu_train_step.json"
     step input 60 "${bench[@]}" benchmarks/test_input_pipeline.py --benchmark-json="$OUT/gpu_input.json"
-    step loss 150 "${bench[@]}" benchmarks/test_loss_speed.py -k "matmul or (cuda and not chunked)" --benchmark-json="$OUT/gpu_loss.json"
+    step loss 130 "${bench[@]}" benchmarks/test_loss_speed.py -k "matmul or (cuda and not chunked)" --benchmark-json="$OUT/gpu_loss.json"
 }
 
 case "${1:-}" in

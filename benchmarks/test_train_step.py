@@ -13,7 +13,7 @@ import pytest
 import torch
 from train_step_cases import StepCase, make_step
 
-PATHS = ("reference", "ours", "ours+compile")
+PATHS = ("reference", "ours", "ours+compile", "ours+cudagraphs")
 CASES = [StepCase("full", path, batch, "cuda") for batch in (32, 128) for path in PATHS] + [
     StepCase("tiny", path, 16, "cpu") for path in ("reference", "ours")
 ]
@@ -31,7 +31,7 @@ def test_train_step(benchmark, case: StepCase):
     sync = torch.cuda.synchronize if cuda else (lambda: None)
     step = make_step(case)
     started = time.perf_counter()
-    for _ in range(3 if case.path == "ours+compile" else 2):  # warm-up (and compilation)
+    for _ in range(3 if case.path.startswith("ours+") else 2):  # warm-up (and compilation, graph capture)
         step()
     sync()
     warmup_s = time.perf_counter() - started

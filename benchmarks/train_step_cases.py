@@ -5,7 +5,9 @@
   AdamW with torch's default (foreach) kernel.
 - ``ours``: the library's training path — bf16 autocast, SDPA attention, channels-last images, both views in one
   pass (:meth:`CLMLF.forward_pair`), the fused losses (``impl="auto"``: Triton on CUDA), fused AdamW on CUDA.
-  ``ours+compile`` adds ``torch.compile`` of the heavy parts (:meth:`CLMLF.compile_parts`, as ``train.compile``).
+  ``ours+compile`` adds ``torch.compile`` of the heavy parts (:meth:`CLMLF.compile_parts`, as ``train.compile``);
+  ``ours+cudagraphs`` compiles them with ``mode="reduce-overhead"`` (CUDA graphs: no per-kernel launch cost, what
+  a batch too small to keep the GPU busy from Python needs; ``train.compile_options: {mode: reduce-overhead}``).
 
 Sizes: ``full`` = bert-base (random init) + ResNet-50 (frozen, as in the paper), image Transformer 2 layers,
 fusion 3 layers, d = 768, text length 64, 224 px; ``tiny`` = configs/tiny.yaml's model (CPU smoke / CI).
@@ -47,7 +49,7 @@ TEXT_LENGTH = {"full": 64, "tiny": 24}
 @dataclass(frozen=True)
 class StepCase:
     size: str  # "full" | "tiny"
-    path: str  # "reference" | "ours" | "ours+compile"
+    path: str  # "reference" | "ours" | "ours+compile" | "ours+cudagraphs"
     batch: int
     device: str = "cuda"
 
@@ -60,8 +62,8 @@ def build_model(case: StepCase) -> CLMLF:
     overrides = [f"model.image_encoder.channels_last={case.path != 'reference'}"]
     spec = load_spec({"name": "bench", "model": FULL_MODEL} if case.size == "full" else REPO / "configs" / "tiny.yaml", overrides)
     model = CLMLF.from_spec(spec.model).to(case.device).train()
-    if case.path == "ours+compile":
-        model.compile_parts()
+    if case.path.startswith("ours+"):
+        model.compile_parts(**({"mode": "reduce-overhead"} if case.path == "ours+cudagraphs" else {}))
     return model
 
 
