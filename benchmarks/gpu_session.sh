@@ -12,7 +12,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 WHEELS=(pydantic==2.14.4 pydantic-core==2.50.5 annotated-types==0.8.0 typing-inspection==0.4.5
-        pytorch-metric-learning==2.9.0 pytest-benchmark==5.3.1 py-cpuinfo2==10.1.1 pytest-timeout==2.4.0)
+        pytorch-metric-learning==2.9.0 pytest==9.2.0 iniconfig==2.3.1 pygments==2.21.0 pytest-benchmark==5.3.1
+        py-cpuinfo2==10.1.1 pytest-timeout==2.4.0)
 SUBSET_TRAIN=600   # the input benchmark reads 512 training posts
 SUBSET_EVAL=32
 
@@ -44,7 +45,7 @@ step() {  # step NAME SECONDS COMMAND...: run one time-boxed step, log under $OU
     local name=$1 seconds=$2
     shift 2
     local started=$SECONDS
-    timeout "$seconds" "$@" > "$OUT/$name.log" 2>&1
+    timeout -s INT -k 20 "$seconds" "$@" > "$OUT/$name.log" 2>&1  # Ctrl-C first: pytest still writes what it measured
     echo "$name: exit $? after $((SECONDS - started)) s" | tee -a "$OUT/steps.txt"
 }
 
