@@ -5,6 +5,13 @@
 #                                              # subset for the input benchmark, all under .gpu/ (ignored, ~25 MiB)
 #   bash benchmarks/gpu_session.sh run         # there (the device tool: carry .gpu, timeout ~580 s); results in $OUT
 #
+#   bash benchmarks/gpu_session.sh prepare-recipe   # here: issue 5's full-fidelity recipe (configs/mvsa_single_gpu.yaml)
+#       needs the offline weights (fp16 copies, .gpu/recipe_a, ~58 MiB) and the 4,511 MVSA-Single images (two halves,
+#       .gpu/recipe_b and recipe_c, ~48 MiB each); a carry holds at most 64 MiB, so carry recipe_a and then recipe_b
+#       with two calls of any command, then, while the machine stays warm, run `bash benchmarks/gpu_session.sh recipe`
+#       carrying recipe_c: the ladder rows in RECIPE_ROWS (default clmlf, late_fusion, text_only) side by side,
+#       RECIPE_SEEDS seeds each (3), each row stopped after RECIPE_SECONDS (540); results under $OUT.
+#
 # `run` does, in order, each step time-boxed so that a slow one cannot starve the rest: the CUDA and Triton tests,
 # the train-step benchmark, the input-pipeline benchmark, the loss suite (matmul rate and every CUDA case). Each step
 # writes its log and its pytest-benchmark JSON under $OUT; render them with benchmarks/render_results.py.
@@ -41,6 +48,36 @@ EOF
     du -sh .gpu
 }
 
+prepare_recipe() {  # the recipe's weights (fp16 copies) and images, in three carries of at most 64 MiB each
+    local data=${CLMLF_DATA_DIR:-../shared/data}
+    [ -d .gpu/whl ] || prepare || return 1
+    rm -rf .gpu/recipe_a .gpu/recipe_b .gpu/recipe_c
+    mkdir -p .gpu/recipe_a/data/MVSA-single .gpu/recipe_b/images .gpu/recipe_c/images
+    cp -r .gpu/whl .gpu/recipe_a/whl
+    cp -r "$data/MVSA-single/10-flod-1" "$data/MVSA-single/MVSA-single_translation.json" .gpu/recipe_a/data/MVSA-single/
+    python3 benchmarks/pack_recipe.py .gpu/recipe_a/pkgs || return 1
+    local images=("$data"/MVSA-single/dataset_image/*.jpg) half
+    half=$(( ${#images[@]} / 2 ))
+    cp "${images[@]:0:half}" .gpu/recipe_b/images/
+    cp "${images[@]:half}" .gpu/recipe_c/images/
+    du -sh .gpu/recipe_a .gpu/recipe_b .gpu/recipe_c
+}
+
+recipe() {  # needs .gpu/recipe_a and recipe_b on the machine (carried by earlier calls while it stays warm) and recipe_c
+    OUT=${OUT:?run on the device machine, where \$OUT is set}
+    local deps=/tmp/clmlf-deps data=/tmp/clmlf-data seeds=${RECIPE_SEEDS:-3} seconds=${RECIPE_SECONDS:-540}
+    pip install --quiet --no-index --no-deps --target "$deps" .gpu/recipe_a/whl/*.whl > "$OUT/install.log" 2>&1
+    rm -rf "$data" && mkdir -p "$data/MVSA-single/dataset_image"
+    cp -r .gpu/recipe_a/data/MVSA-single/* "$data/MVSA-single/"
+    ln -s "$PWD"/.gpu/recipe_b/images/*.jpg "$PWD"/.gpu/recipe_c/images/*.jpg "$data/MVSA-single/dataset_image/"
+    export PYTHONPATH="$PWD:$PWD/.gpu/recipe_a/pkgs:$deps" CLMLF_DATA_DIR="$data" HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+    for row in ${RECIPE_ROWS:-clmlf late_fusion text_only}; do  # side by side: one small model leaves the GPU mostly idle
+        timeout -s INT -k 30 "$seconds" python -m clmlf ablate configs/mvsa_single_gpu.yaml --rows "$row" --seeds "$seeds" \
+            --out "$OUT/$row" --no-progress --set data.num_workers=4 > "$OUT/$row.log" 2>&1 &
+    done
+    wait
+}
+
 step() {  # step NAME SECONDS COMMAND...: run one time-boxed step, log under $OUT
     local name=$1 seconds=$2
     shift 2
@@ -66,5 +103,7 @@ run() {
 case "${1:-}" in
     prepare) prepare ;;
     run) run ;;
-    *) echo "usage: bash benchmarks/gpu_session.sh prepare|run" >&2; exit 2 ;;
+    prepare-recipe) prepare_recipe ;;
+    recipe) recipe ;;
+    *) echo "usage: bash benchmarks/gpu_session.sh prepare|run|prepare-recipe|recipe" >&2; exit 2 ;;
 esac
