@@ -3,7 +3,8 @@
 #
 #   bash benchmarks/gpu_session.sh prepare     # here, on the CPU machine: wheels the GPU image lacks, an MVSA-Single
 #                                              # subset for the input benchmark, all under .gpu/ (ignored, ~25 MiB)
-#   bash benchmarks/gpu_session.sh run         # there (the device tool: carry .gpu, timeout ~580 s); results in $OUT
+#   bash benchmarks/gpu_session.sh run         # there (the device tool: carry .gpu/whl and .gpu/data, ~20 MiB;
+#                                              # timeout ~580 s); results in $OUT
 #
 #   bash benchmarks/gpu_session.sh prepare-recipe   # here: issue 5's full-fidelity recipe (configs/mvsa_single_gpu.yaml)
 #       needs the offline weights (fp16 copies, .gpu/recipe_a, ~58 MiB) and the 4,511 MVSA-Single images (two halves,
