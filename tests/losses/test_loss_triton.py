@@ -79,6 +79,27 @@ def test_launch_configurations_fit_in_shared_memory(dtype, monkeypatch):
         assert launch["BK"] >= 16 and launch["BK"] & (launch["BK"] - 1) == 0
 
 
+@pytest.mark.parametrize("sms,per_sm", [(1, 4), (5, 1), (16, 4)])
+def test_forward_column_runs_give_the_same_row_lse(sms, per_sm, monkeypatch):
+    """Fewer row blocks than multiprocessors split each row's columns into runs (partial max and sum, merged after).
+    With the interpreter's 64-wide blocks and 130 × 200 logits: 1 SM, no split; 5 SMs wanting 1 program each, two
+    runs of two column blocks; 16 SMs wanting 4 each, runs of one block. Every split gives the fp64 logsumexp,
+    also for row 64 of 65 rows without self, whose second run holds only its own, excluded, column."""
+    from clmlf.losses.fused import triton_backend
+
+    monkeypatch.setattr(triton_backend, "_multiprocessors", lambda device: sms)
+    monkeypatch.setattr(triton_backend, "PROGRAMS_PER_SM", per_sm)
+    assert triton_backend._span(3, 4, 12, torch.device("cpu")) == {1: 4, 5: 2, 16: 1}[sms]
+    torch.manual_seed(sms)
+    q, k = torch.randn(130, 20, dtype=torch.float64), torch.randn(200, 20, dtype=torch.float64)
+    torch.testing.assert_close(triton_backend.row_lse(q, k, 3.0, None), (3.0 * q @ k.T).logsumexp(1), rtol=1e-12, atol=0)
+    for n in (150, 65):
+        x = torch.nn.functional.normalize(torch.randn(n, 20, dtype=torch.float64), dim=1)
+        expected = (10.0 * x @ x.T).fill_diagonal_(float("-inf")).logsumexp(1)
+        torch.testing.assert_close(triton_backend.row_lse(x, x, 10.0, 0), expected, rtol=1e-12, atol=0)
+        torch.testing.assert_close(triton_backend.symmetric_lse(x, 10.0, True, True), expected, rtol=1e-12, atol=0)
+
+
 def test_triton_edge_cases():
     z, labels = inputs("lbcl/supcon", 6, 4, "distinct")
     value = lbcl(z, labels, impl="triton")

@@ -12,6 +12,8 @@ dots); statistics and gradients come back in float32.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import Tensor
 
@@ -29,6 +31,10 @@ STRIP_BYTES = 64 << 20
 MIN_STRIP_ROWS = 1024
 MAX_FIXED_SHIFT = 40.0
 """Largest |β| for the fixed-shift symmetric sums: exp(s − |β|) ≥ exp(−2|β|) stays a normal float32."""
+PROGRAMS_PER_SM = 4
+"""A forward launch with fewer row blocks than multiprocessors splits each row's columns into runs, for about this
+many programs per multiprocessor (N below 128 × SMs: at N = 2048 one program per 128-row block would leave 116 of an
+H200's 132 SMs idle; from N = 16,896 on an H200 the launch is the tuned one program per row block)."""
 SHARED_MEMORY = 200 << 10
 """Shared memory the pipeline stages of one block may take (an H100/H200 SM has 227 KiB)."""
 
@@ -79,18 +85,41 @@ def _add_product(out: Tensor, a: Tensor, b: Tensor) -> None:
         out.addmm_(a.to(out.dtype), b.to(out.dtype))
 
 
+@functools.cache
+def _multiprocessors(device: torch.device) -> int:
+    """Streaming multiprocessors of ``device`` (4 in the interpreter, so that small test inputs take the split paths)."""
+    if _module().INTERPRETED:
+        return 4
+    return torch.cuda.get_device_properties(device).multi_processor_count
+
+
+def _span(row_blocks: int, col_blocks: int, work: int, device: torch.device) -> int:
+    """Column blocks per program: a whole row (one program per row block, the tuned large-N launch) when there are
+    at least as many row blocks as multiprocessors, else equal runs short enough that about PROGRAMS_PER_SM
+    programs per multiprocessor share the ``work`` (in blocks)."""
+    if row_blocks >= _multiprocessors(device):
+        return col_blocks
+    span = max(1, min(col_blocks, _cdiv(work, PROGRAMS_PER_SM * _multiprocessors(device))))
+    return _cdiv(col_blocks, _cdiv(col_blocks, span))
+
+
 def row_lse(q: Tensor, k: Tensor, beta: float, self_offset: int | None) -> Tensor:
-    """q (n, d), k (m, d) -> (n,) LSE of β·q kᵀ (see :mod:`.chunked`)."""
+    """q (n, d), k (m, d) -> (n,) LSE of β·q kᵀ (see :mod:`.chunked`); a grid of few row blocks also splits the
+    columns, each range giving a partial max and sum that are merged here."""
     tk = _module()
     q, k = q.contiguous(), k.contiguous()
     (n, d), m = q.shape, k.shape[0]
-    lse = q.new_empty(n, dtype=accumulation_dtype(q))
     launch = _launch(BLOCKS, q)
-    tk.row_lse_kernel[(_cdiv(n, launch["BM"]),)](
-        q, k, lse, n, m, d, beta, self_offset or 0, q.stride(0), k.stride(0),
-        EXCLUDE=self_offset is not None, PRECISION=_precision(q, tk.INTERPRETED), **launch,
+    row_blocks, col_blocks = _cdiv(n, launch["BM"]), _cdiv(m, launch["BN"])
+    span = _span(row_blocks, col_blocks, row_blocks * col_blocks, q.device)
+    ranges = _cdiv(col_blocks, span)
+    peak = q.new_empty(ranges, n, dtype=accumulation_dtype(q))
+    total = peak if ranges == 1 else torch.empty_like(peak)
+    tk.row_lse_kernel[(row_blocks, ranges)](
+        q, k, peak, total, n, m, d, beta, self_offset or 0, span, q.stride(0), k.stride(0),
+        EXCLUDE=self_offset is not None, FINAL=ranges == 1, PRECISION=_precision(q, tk.INTERPRETED), **launch,
     )
-    return lse
+    return peak[0] if ranges == 1 else total.log_().add_(peak).logsumexp(0)
 
 
 def _fixed_shift(beta: float, unit_rows: bool) -> bool:
@@ -109,8 +138,10 @@ def symmetric_lse(x: Tensor, beta: float, exclude_self: bool, unit_rows: bool) -
     sums = x.new_zeros(n, dtype=accumulation_dtype(x))
     shift = abs(beta)
     launch = _launch(SYMMETRIC_SUM, x)
-    tk.symmetric_sum_kernel[(_cdiv(n, launch["B"]),)](
-        x, sums, n, d, beta, shift, x.stride(0), EXCLUDE=exclude_self, PRECISION=_precision(x, tk.INTERPRETED), **launch
+    blocks = _cdiv(n, launch["B"])
+    span = _span(blocks, blocks, blocks * (blocks + 1) // 2, x.device)
+    tk.symmetric_sum_kernel[(blocks, _cdiv(blocks, span))](
+        x, sums, n, d, beta, shift, span, x.stride(0), EXCLUDE=exclude_self, PRECISION=_precision(x, tk.INTERPRETED), **launch
     )
     return sums.log_().add_(shift)
 

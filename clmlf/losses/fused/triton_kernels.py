@@ -3,9 +3,11 @@
 Notation as in :mod:`clmlf.losses.fused.chunked`: s_ij = β·q_i·k_j over admissible columns (with EXCLUDE,
 column i + self_offset of row i is dropped).
 
-* ``row_lse_kernel`` streams key blocks and keeps an online row max and sum (any logit scale).
+* ``row_lse_kernel`` streams key blocks and keeps an online row max and sum (any logit scale); a small grid also
+  splits the columns into ranges (partial max and sum per range, merged by the caller), so that it fills the GPU.
 * ``symmetric_sum_kernel`` covers a symmetric S = β·x xᵀ with the upper-triangle blocks only (half the dot
-  products): each block adds its row sums to its rows and its column sums to its columns. The sums use a fixed
+  products): each block adds its row sums to its rows and its column sums to its columns (a program takes a run of
+  ``span`` blocks of its row block: the whole row for large N, fewer where the GPU would otherwise idle). The sums use a fixed
   shift c (exp(s − c), atomically added), so they need |s| ≤ c and s − c above float32's underflow: the caller
   guarantees both (unit rows, c = |β| ≤ 40).
 * ``probs_kernel`` recomputes a (rows, columns) strip of the logits and writes the weights
@@ -53,36 +55,46 @@ def _masked(s, rows, cols, m, self_offset, EXCLUDE: tl.constexpr):
 
 @triton.jit
 def row_lse_kernel(
-    Q, K, LSE, n, m, d, beta, self_offset, stride_q, stride_k,
-    EXCLUDE: tl.constexpr, PRECISION: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr,
+    Q, K, MAX, SUM, n, m, d, beta, self_offset, span, stride_q, stride_k,
+    EXCLUDE: tl.constexpr, FINAL: tl.constexpr, PRECISION: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr,
 ):
-    """LSE[i] = log Σ_j exp(s_ij) for the BM rows of this program (grid: cdiv(n, BM))."""
+    """For the BM rows of program (i, c) over column blocks c·span .. (c + 1)·span − 1 (grid: cdiv(n, BM),
+    cdiv(cdiv(m, BN), span)): the running max and Σ exp(s − max) into MAX[c, rows], SUM[c, rows], which the caller
+    merges over c; with FINAL (a single column range), LSE = max + log(sum) straight into MAX."""
     rows = tl.program_id(0) * BM + tl.arange(0, BM)
-    acc_dtype = LSE.dtype.element_ty
+    first = tl.program_id(1) * span * BN
+    acc_dtype = MAX.dtype.element_ty
     run_max = tl.full([BM], float("-inf"), dtype=acc_dtype)
     run_sum = tl.zeros([BM], dtype=acc_dtype)
-    for start in range(0, m, BN):
+    for start in range(first, tl.minimum(first + span * BN, m), BN):
         cols = start + tl.arange(0, BN)
         s = _masked(_dots(Q, K, rows, cols, n, m, d, stride_q, stride_k, acc_dtype, PRECISION, BM, BN, BK) * beta, rows, cols, m, self_offset, EXCLUDE)
         new_max = tl.maximum(run_max, tl.max(s, 1))
         shift = tl.where(new_max == float("-inf"), 0.0, new_max)
         run_sum = run_sum * tl.exp(run_max - shift) + tl.sum(tl.exp(s - shift[:, None]), 1)
         run_max = new_max
-    tl.store(LSE + rows, run_max + tl.log(run_sum), mask=rows < n)
+    out = tl.program_id(1) * n + rows
+    if FINAL:
+        tl.store(MAX + out, run_max + tl.log(run_sum), mask=rows < n)
+    else:
+        tl.store(MAX + out, run_max, mask=rows < n)
+        tl.store(SUM + out, run_sum, mask=rows < n)
 
 
 @triton.jit
 def symmetric_sum_kernel(
-    X, SUM, n, d, beta, shift, stride_x,
+    X, SUM, n, d, beta, shift, span, stride_x,
     EXCLUDE: tl.constexpr, PRECISION: tl.constexpr, B: tl.constexpr, BK: tl.constexpr,
 ):
-    """SUM[i] += Σ_j exp(s_ij − shift) over the blocks (this program's row block, column blocks ≥ it) of the
-    symmetric S (grid: cdiv(n, B)); SUM starts at zero. Row sums stay in registers, column sums are atomic."""
+    """SUM[i] += Σ_j exp(s_ij − shift) over the blocks (row block r of program (r, c), column blocks r + c·span ..
+    r + (c + 1)·span − 1, those that exist) of the symmetric S (grid: cdiv(n, B), cdiv(cdiv(n, B), span)); SUM starts
+    at zero. Row sums stay in registers until the program ends, column sums are atomic."""
     block = tl.program_id(0)
     rows = block * B + tl.arange(0, B)
+    first = (block + tl.program_id(1) * span) * B
     acc_dtype = SUM.dtype.element_ty
     row_sum = tl.zeros([B], dtype=acc_dtype)
-    for start in range(block * B, n, B):
+    for start in range(first, tl.minimum(first + span * B, n), B):
         cols = start + tl.arange(0, B)
         s = _dots(X, X, rows, cols, n, n, d, stride_x, stride_x, acc_dtype, PRECISION, B, B, BK) * beta - shift
         admissible = (rows[:, None] < n) & (cols[None, :] < n)
