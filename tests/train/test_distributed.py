@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -92,6 +93,20 @@ def test_two_processes_train_like_one(runs):
     for mine, reference in zip(ours["epochs"], theirs["epochs"]):  # global-batch loss terms, logged by rank 0
         assert mine["train"] == pytest.approx(reference["train"], rel=TOLERANCE)
     assert (two / "predictions_test.jsonl").read_text().count("\n") == theirs["samples"]["test"]
+
+
+@pytest.mark.integration
+@needs_data
+def test_two_compiled_processes_train_like_one(runs, tmp_path):
+    """``train.compile`` under DDP: 2 processes with the model's parts compiled (aot_eager backend) take the steps of
+    the eager single process."""
+    config, _, _, one = runs
+    data = json.loads(Path(config).read_text())
+    data["train"].update(compile=True, compile_options={"backend": "aot_eager"})
+    compiled = tmp_path / "compiled.json"
+    compiled.write_text(json.dumps(data))
+    torchrun(str(compiled), tmp_path / "two", processes=2)
+    assert update_error(config, tmp_path / "two", one) <= TOLERANCE
 
 
 @pytest.mark.integration
