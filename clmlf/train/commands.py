@@ -41,7 +41,7 @@ def evaluate_checkpoint(run_dir: str | Path, split: str, overrides: list[str] | 
         spec = validate_spec(ExperimentSpec, apply_overrides(spec.model_dump(mode="json"), overrides), "--set")
     device = select_device(spec.train.device)
     model = CLMLF.from_pretrained(root / "checkpoint", map_location=device)
-    inputs = build_inputs(spec, model, device, augmented_train=False, splits=(split,))
+    inputs = build_inputs(spec, model, device, augmented_train=False, splits=(split,), progress=progress)
     result = evaluate(model, inputs.loaders[split], device, inputs.splits.num_classes, inputs.splits.metric,
                       spec.train.bf16_on(device.type), description=f"{root.name} {split}", progress=progress, keep_pooled=keep_pooled)
     return CheckpointEvaluation(root, spec, model, inputs, device, result)

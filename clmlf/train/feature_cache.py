@@ -22,12 +22,14 @@ from clmlf.train.disk_cache import cache_key, load_or_compute, weights_fingerpri
 
 @torch.no_grad()
 def compute_features(
-    encoder, samples: Sequence[Sample], transform: Callable, batch_size: int, device: torch.device, description: str
+    encoder, samples: Sequence[Sample], transform: Callable, batch_size: int, device: torch.device, description: str,
+    progress: bool = True,
 ) -> Tensor:
-    """(N, C, h, w) fp16 feature maps of ``encoder.features`` for every sample's image."""
+    """(N, C, h, w) fp16 feature maps of ``encoder.features`` for every sample's image (a progress bar unless
+    ``progress`` is False)."""
     encoder.eval()
     chunks = []
-    for start in tqdm(range(0, len(samples), batch_size), desc=description, unit="batch", leave=False):
+    for start in tqdm(range(0, len(samples), batch_size), desc=description, unit="batch", leave=False, disable=not progress):
         chunk = samples[start : start + batch_size]
         pixels = torch.stack([transform(load_image(s.image_path, s.id)) for s in chunk]).to(device)
         features = encoder.features(pixels)
@@ -45,6 +47,7 @@ def cached_features(
     device: torch.device,
     batch_size: int = 64,
     seed: int = 0,
+    progress: bool = True,
 ) -> Tensor:
     """Load or compute (and atomically store) the features of one view; augmented views use ``seed + view``."""
     key = cache_key({"encoder": encoder_spec, "weights": weights_fingerprint(encoder.backbone), "transform": repr(transform),
@@ -53,6 +56,6 @@ def cached_features(
     def compute() -> dict[str, Tensor]:
         torch.manual_seed(seed + view)
         description = "image features" if view == 0 else f"augmented view {view}"
-        return {"features": compute_features(encoder, samples, transform, batch_size, device, description)}
+        return {"features": compute_features(encoder, samples, transform, batch_size, device, description, progress)}
 
     return load_or_compute(cache_dir / f"{key}.safetensors", compute)["features"]

@@ -83,8 +83,11 @@ class Inputs:
 
 
 def build_inputs(
-    spec: ExperimentSpec, model: CLMLF, device: torch.device, augmented_train: bool, splits: tuple[str, ...] = SPLITS
+    spec: ExperimentSpec, model: CLMLF, device: torch.device, augmented_train: bool, splits: tuple[str, ...] = SPLITS,
+    progress: bool = True,
 ) -> Inputs:
+    """Dataset, views, collator, loaders and the caches the spec asks for (their progress bars unless ``progress``
+    is False)."""
     data = require_data(spec)
     dataset = load_splits(data)
     if dataset.num_classes != spec.model.num_classes:
@@ -96,7 +99,7 @@ def build_inputs(
     train_view = augmentation_transform(model, data) if uses_images else None
     formatter = data.formatter.build() if data.formatter is not None else SentenceFormatter()
     collator = Collator(model.text_encoder.tokenizer(), formatter, model.text_encoder.max_length)
-    banks = feature_banks(spec, model, dataset, eval_view, train_view, device, augmented_train, splits) if uses_images and data.cache_image_features else {}
+    banks = feature_banks(spec, model, dataset, eval_view, train_view, device, augmented_train, splits, progress) if uses_images and data.cache_image_features else {}
     def loader(name: str, text_features=None) -> DataLoader:
         training = name == "train"
         items = PostDataset(  # both training views are augmented (REFERENCE.md §3); cached banks hold the eval view
@@ -112,12 +115,12 @@ def build_inputs(
     loaders = {name: loader(name) for name in splits}
     text_loaders = {}
     if "train" in splits and data.cache_text_features:
-        text_loaders = {stage: loader("train", bank) for stage, bank in cached_text_banks(spec, model, collator, dataset, device, augmented_train).items()}
+        text_loaders = {stage: loader("train", bank) for stage, bank in cached_text_banks(spec, model, collator, dataset, device, augmented_train, progress).items()}
     return Inputs(dataset, loaders, collator, uses_images, **text_loaders)
 
 
 def cached_text_banks(spec: ExperimentSpec, model: CLMLF, collator: Collator, dataset: DatasetSplits, device: torch.device,
-                      augmented_train: bool) -> dict[str, TextBank]:
+                      augmented_train: bool, progress: bool = True) -> dict[str, TextBank]:
     """The text caches the schedule can use: final states for frozen-text epochs, and states after the encoder's
     ``frozen_layers`` for fine-tuning epochs (only encoders that expose ``frozen_layers`` support the latter)."""
     encoder, train = model.text_encoder, spec.train
@@ -128,7 +131,7 @@ def cached_text_banks(spec: ExperimentSpec, model: CLMLF, collator: Collator, da
     if getattr(encoder, "frozen_layers", 0) and not frozen and train.epochs > train.text_freeze_epochs:
         wanted["prefix_text_train"] = encoder.frozen_layers
     cache_dir = cache_directory(spec.data)
-    return {stage: text_bank(encoder, collator, dataset.train, device, augmented_train, cache_dir, depth) for stage, depth in wanted.items()}
+    return {stage: text_bank(encoder, collator, dataset.train, device, augmented_train, cache_dir, depth, progress) for stage, depth in wanted.items()}
 
 
 def cache_directory(data: DataSpec) -> Path:
@@ -136,7 +139,7 @@ def cache_directory(data: DataSpec) -> Path:
     return Path(data.feature_cache_dir) if data.feature_cache_dir else default_cache_dir()
 
 
-def feature_banks(spec, model, dataset, eval_view, train_view, device, augmented_train, splits) -> dict[str, FeatureBank]:
+def feature_banks(spec, model, dataset, eval_view, train_view, device, augmented_train, splits, progress: bool = True) -> dict[str, FeatureBank]:
     encoder = model.image_encoder
     if not encoder.frozen:
         raise SpecError("config", ["data.cache_image_features needs a frozen image encoder (model.image_encoder.freeze: true)"])
@@ -147,10 +150,10 @@ def feature_banks(spec, model, dataset, eval_view, train_view, device, augmented
     banks = {}
     for name in splits:
         samples = dataset.split(name)
-        views = [cached_features(encoder, encoder_spec, samples, eval_view, 0, cache_dir, device, seed=spec.train.seed)]
+        views = [cached_features(encoder, encoder_spec, samples, eval_view, 0, cache_dir, device, seed=spec.train.seed, progress=progress)]
         if name == "train" and augmented_train and data.augmentation is not None:
             views += [
-                cached_features(encoder, encoder_spec, samples, train_view, view, cache_dir, device, seed=spec.train.seed)
+                cached_features(encoder, encoder_spec, samples, train_view, view, cache_dir, device, seed=spec.train.seed, progress=progress)
                 for view in range(1, data.augmented_image_views + 1)
             ]
         banks[name] = FeatureBank(tuple(views))

@@ -25,14 +25,14 @@ from clmlf.train.inputs import Collator, TextBank
 @torch.no_grad()
 def encode_texts(encoder, collator: Collator, texts: Sequence[str], aspects: Sequence[str | None],
                  device: torch.device, batch_size: int = 64, description: str = "text states",
-                 depth: int | None = None) -> list[Tensor]:
+                 depth: int | None = None, progress: bool = True) -> list[Tensor]:
     """[(L_i, H)] fp16 backbone states per text after ``depth`` layers (None: all), in input order (batched by
-    length for speed)."""
+    length for speed; a progress bar unless ``progress`` is False)."""
     was_training = encoder.training
     encoder.eval()
     order = sorted(range(len(texts)), key=lambda index: len(texts[index]))
     states: list[Tensor | None] = [None] * len(texts)
-    for start in tqdm(range(0, len(order), batch_size), desc=description, unit="batch", leave=False):
+    for start in tqdm(range(0, len(order), batch_size), desc=description, unit="batch", leave=False, disable=not progress):
         chunk = order[start : start + batch_size]
         batch = collator.text([texts[i] for i in chunk], [aspects[i] for i in chunk])
         batch = {key: value.to(device) for key, value in batch.items()}
@@ -44,7 +44,7 @@ def encode_texts(encoder, collator: Collator, texts: Sequence[str], aspects: Seq
 
 
 def cached_texts(encoder, collator: Collator, texts: Sequence[str], aspects: Sequence[str | None], device: torch.device,
-                 cache_dir: Path, description: str, depth: int | None = None) -> list[Tensor]:
+                 cache_dir: Path, description: str, depth: int | None = None, progress: bool = True) -> list[Tensor]:
     """:func:`encode_texts`, loaded from or stored in ``cache_dir``."""
     key = cache_key({"weights": weights_fingerprint(encoder.backbone), **({} if depth is None else {"depth": depth}),
                      "tokenizer": collator.tokenizer.name_or_path,
@@ -52,7 +52,7 @@ def cached_texts(encoder, collator: Collator, texts: Sequence[str], aspects: Seq
                      "texts": cache_key({"texts": list(texts), "aspects": list(aspects)})})
 
     def compute() -> dict[str, Tensor]:
-        states = encode_texts(encoder, collator, texts, aspects, device, description=description, depth=depth)
+        states = encode_texts(encoder, collator, texts, aspects, device, description=description, depth=depth, progress=progress)
         return {"states": torch.cat(states), "lengths": torch.tensor([state.shape[0] for state in states])}
 
     stored = load_or_compute(cache_dir / f"text-{key}.safetensors", compute)
@@ -60,14 +60,14 @@ def cached_texts(encoder, collator: Collator, texts: Sequence[str], aspects: Seq
 
 
 def text_bank(encoder, collator: Collator, samples: Sequence[Sample], device: torch.device, augmented: bool,
-              cache_dir: Path, depth: int | None = None) -> TextBank:
+              cache_dir: Path, depth: int | None = None, progress: bool = True) -> TextBank:
     """Cached states (after ``depth`` layers; None: all) of every sample's text and (when ``augmented``) its
     back-translation."""
     aspects = [sample.aspect for sample in samples]
     suffix = "" if depth is None else f" (layer {depth})"
-    original = cached_texts(encoder, collator, [s.text for s in samples], aspects, device, cache_dir, f"text states{suffix}", depth)
+    original = cached_texts(encoder, collator, [s.text for s in samples], aspects, device, cache_dir, f"text states{suffix}", depth, progress)
     if not augmented:
         return TextBank(original, original, depth)
     back = cached_texts(encoder, collator, [s.text_aug or s.text for s in samples], aspects, device, cache_dir,
-                        f"back-translation states{suffix}", depth)
+                        f"back-translation states{suffix}", depth, progress)
     return TextBank(original, back, depth)

@@ -248,3 +248,16 @@ def test_compiled_training_computes_the_same_gradients(tmp_path):
     compiled.optimizer.zero_grad()
     terms = compiled.train_epoch(0)
     assert all(math.isfinite(value) and value > 0 for value in terms.values()), terms
+
+
+def test_no_progress_silences_the_cache_builders_too(tmp_path, capsys):
+    """``progress=False`` (``--no-progress``, and every rank but 0) also turns off the bars of the text and image
+    caches built before training, which a log file would otherwise fill with."""
+    overrides = [*FAST, "train.text_freeze_epochs=1", "data.cache_text_features=true", "data.cache_image_features=true",
+                 "model.image_encoder.freeze=true", f"data.feature_cache_dir={tmp_path / 'cache'}"]
+    Trainer(clmlf.load_spec(TINY_CONFIG, overrides), RunDir(tmp_path / "quiet"), progress=False)
+    assert len(list((tmp_path / "cache").glob("*.safetensors"))) >= 4  # the caches were built
+    assert "states" not in capsys.readouterr().err
+    Trainer(clmlf.load_spec(TINY_CONFIG, [*overrides, f"data.feature_cache_dir={tmp_path / 'cache2'}"]), RunDir(tmp_path / "loud"))
+    err = capsys.readouterr().err
+    assert "text states" in err and "image features" in err
