@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
 
@@ -67,7 +68,10 @@ def schema(args: argparse.Namespace) -> int:
 def train_arguments(parser: argparse.ArgumentParser) -> None:
     config_arguments(parser)
     parser.add_argument("--out", default=None, help="run directory (default: runs/<config name>)")
-    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last finished epoch")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run in --out from its last finished epoch (only train.epochs and settings of "
+                             "how it runs, e.g. train.device or data.num_workers, may change)")
+    parser.add_argument("--overwrite", action="store_true", help="replace a run already in --out (default: refuse)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -79,7 +83,7 @@ def train(args: argparse.Namespace) -> int:
 
     spec = load_spec(args.config, args.overrides)
     out = args.out or f"runs/{spec.name}"
-    metrics = run_training(spec, out, resume=args.resume, progress=not args.no_progress)
+    metrics = run_training(spec, out, resume=args.resume, progress=not args.no_progress, overwrite=args.overwrite)
     if not is_main_process():  # torchrun: rank 0 reports
         return 0
     test = metrics["test"]
@@ -91,7 +95,7 @@ def evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", help="a run directory made by `clmlf train`")
     parser.add_argument("--split", default="test", choices=["train", "dev", "test"])
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override data settings, e.g. --set data.root=/data")
+                        help="override data settings or how evaluation runs, e.g. --set data.root=/data, --set train.device=cpu")
 
 
 @command("evaluate", "evaluate a run's best checkpoint on a split; prints metrics JSON", evaluate_arguments)
@@ -213,6 +217,12 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+INTERRUPT_HINTS = {
+    "train": ": every finished epoch is saved; the same command with --resume continues from the last one",
+    "ablate": ": finished runs are kept; the same command continues (an unfinished run from its last finished epoch)",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     import logging
 
@@ -220,12 +230,15 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         return args.run(args)
-    except (ValueError, RegistryError, PluginError, FileNotFoundError) as error:  # SpecError, DataError are ValueErrors
+    except (ValueError, RegistryError, PluginError, FileNotFoundError, FileExistsError) as error:  # SpecError, DataError are ValueErrors
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(f"interrupted{INTERRUPT_HINTS.get(args.command, '')}", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`clmlf validate ... | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit-time flush has nowhere to fail
+        return 1
 
 
 if __name__ == "__main__":

@@ -106,7 +106,8 @@ class CLMLF(nn.Module):
         (B, Lt, H) with attention_mask, taken after ``text_depth`` backbone layers (None: all of them);
         pixel_values: (B, 3, H, W) uint8 (the encoder normalises them) or normalised float, or cached
         image_features: (B, C, h, w).
-        ``view="augmented"`` uses the augmented-view projection head (DBCL)."""
+        ``view="augmented"`` uses the augmented-view projection head (DBCL). Malformed inputs raise ValueError /
+        TypeError naming the argument before any kernel runs (:meth:`_check_inputs`, called first by :meth:`fuse`)."""
         fused = self.fuse(input_ids, attention_mask, pixel_values, token_type_ids, image_features, text_features,
                           return_attention, text_depth)
         return self.heads(fused, view)
@@ -117,6 +118,8 @@ class CLMLF(nn.Module):
         right-padded to a common length, which the masks hide). Two separate calls are taken instead where one pass
         would differ or cannot be formed: a backbone with BatchNorm in training mode (joint batch statistics) and
         image inputs of different sizes (e.g. cached maps of views drawn at another resolution)."""
+        for view in (original, augmented):
+            self._check_inputs(**view)
         batchnorm_training = any(isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training for m in self.modules())
         if batchnorm_training or not stackable(original, augmented):
             return self(**original), self(**augmented, view="augmented")
@@ -127,10 +130,7 @@ class CLMLF(nn.Module):
     def fuse(self, input_ids=None, attention_mask=None, pixel_values=None, token_type_ids=None, image_features=None,
              text_features=None, return_attention: bool = False, text_depth: int | None = None) -> FusedTokens:
         """Encoders, TE_I, TE_M and the pooler: everything before the task heads (arguments as in ``forward``)."""
-        if self.image_encoder is not None and pixel_values is None and image_features is None:
-            raise ValueError("this model has an image encoder: pass pixel_values (or cached image_features)")
-        if attention_mask is None or (input_ids is None) == (text_features is None):
-            raise ValueError("pass attention_mask with exactly one of input_ids or cached text_features")
+        self._check_inputs(input_ids, attention_mask, pixel_values, token_type_ids, image_features, text_features)
         if text_features is not None:
             depth = {} if text_depth is None else {"depth": text_depth}  # plug-in text encoders cache full states only
             text = self.text_encoder.tokens(text_features, attention_mask, **depth)
@@ -148,6 +148,26 @@ class CLMLF(nn.Module):
             hidden, mask, attention = torch.cat([text.hidden, image_hidden], 1), torch.cat([text.mask, image_mask], 1), None
         pooled = self.pooler(hidden, mask)
         return FusedTokens(hidden, mask, pooled.pooled, pooled.weights, attention, text.hidden.shape[1])
+
+    def _check_inputs(self, input_ids=None, attention_mask=None, pixel_values=None, token_type_ids=None,
+                      image_features=None, text_features=None, **_options: Any) -> None:
+        """Refuse inputs that would fail deep inside a kernel (arguments as in ``forward``), naming the argument.
+        Reads shapes and dtypes only: no device sync, plain Python that ``torch.compile`` traces away."""
+        if self.image_encoder is not None and pixel_values is None and image_features is None:
+            raise ValueError("this model has an image encoder: pass pixel_values (or cached image_features)")
+        if attention_mask is None or (input_ids is None) == (text_features is None):
+            raise ValueError("pass attention_mask with exactly one of input_ids or cached text_features")
+        if input_ids is not None:
+            check_token_ids(input_ids, attention_mask, token_type_ids, max_text_positions(self.text_encoder))
+        else:
+            check_text_features(text_features, attention_mask)
+        images = {}
+        if self.image_encoder is not None and image_features is not None:
+            images = {"image_features": check_image_features(image_features)}
+        elif self.image_encoder is not None:
+            images = {"pixel_values": check_pixels(pixel_values, *pixel_expectations(self.image_encoder))}
+        text = {"input_ids": input_ids} if input_ids is not None else {"text_features": text_features}
+        check_batch_sizes({**text, **images})
 
     def heads(self, fused: FusedTokens, view: Literal["original", "augmented"] = "original") -> CLMLFOutput:
         """Classifier and (view-specific) contrastive projection on the pooled representation."""
@@ -182,6 +202,7 @@ class CLMLF(nn.Module):
     @classmethod
     def from_pretrained(cls, directory: str | Path, map_location: str | torch.device = "cpu") -> CLMLF:
         """Rebuild from ``config.json`` (no pretrained download) and load ``model.safetensors`` (no pickle)."""
+        from safetensors import SafetensorError
         from safetensors.torch import load_model
 
         directory = Path(directory)
@@ -189,10 +210,17 @@ class CLMLF(nn.Module):
         for path in (config_path, weights_path):
             if not path.is_file():
                 raise FileNotFoundError(f"{path} is missing; a CLMLF checkpoint directory holds {CONFIG_NAME} and {WEIGHTS_NAME}")
-        config = json.loads(config_path.read_text())
-        spec = validate_spec(ModelSpec, config.get("spec"), str(config_path), prefix=("spec",))
+        try:
+            config = json.loads(config_path.read_text())
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{config_path}: not valid JSON ({error}); the checkpoint is damaged: restore or retrain it") from None
+        spec = validate_spec(ModelSpec, config.get("spec") if isinstance(config, dict) else config, str(config_path), prefix=("spec",))
         model = cls.from_spec(spec, pretrained=False)
-        load_model(model, str(weights_path), device=str(map_location))
+        try:
+            load_model(model, str(weights_path), device=str(map_location))
+        except (SafetensorError, RuntimeError) as error:  # a torn file, or weights of another architecture
+            raise ValueError(f"{weights_path}: cannot load the weights ({' '.join(str(error).split())}); the checkpoint is "
+                             f"damaged or does not match its {CONFIG_NAME}: restore or retrain it") from None
         return model
 
 
@@ -212,6 +240,87 @@ class FusedTokens(NamedTuple):
         take = lambda part: part[index] if isinstance(part, Tensor) else part  # noqa: E731
         attention = None if self.attention is None else tuple(take(layer) for layer in self.attention)
         return FusedTokens(take(self.hidden), take(self.mask), take(self.pooled), take(self.pooling_weights), attention, self.num_text_tokens)
+
+
+def shape_of(tensor: Tensor) -> tuple[int, ...]:
+    return tuple(tensor.shape)
+
+
+def check_token_ids(input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor | None, max_positions: int | None) -> None:
+    """input_ids (B, Lt) of int64/int32 token ids, at most ``max_positions`` long; attention_mask and token_type_ids
+    of the same (B, Lt) shape."""
+    if input_ids.dim() != 2:
+        hint = " (one text: input_ids[None])" if input_ids.dim() == 1 else ""
+        raise ValueError(f"input_ids must be 2-D (B, Lt), got shape {shape_of(input_ids)}{hint}")
+    if input_ids.dtype not in (torch.int64, torch.int32):
+        raise TypeError(f"input_ids must hold integer token ids (torch.int64 or torch.int32), got {input_ids.dtype}; "
+                        "pass input_ids.long()")
+    for name, tensor in (("attention_mask", attention_mask), ("token_type_ids", token_type_ids)):
+        if tensor is not None and tensor.shape != input_ids.shape:
+            raise ValueError(f"{name} must have the shape (B, Lt) = {shape_of(input_ids)} of input_ids, got "
+                             f"{shape_of(tensor)}; make both in the same tokenizer call")
+    if max_positions is not None and input_ids.shape[1] > max_positions:
+        raise ValueError(f"input_ids has length {input_ids.shape[1]} but the text encoder has {max_positions} positions "
+                         f"(config.max_position_embeddings); truncate the texts, e.g. set model.text_encoder.max_length "
+                         f"<= {max_positions}")
+
+
+def check_text_features(text_features: Tensor, attention_mask: Tensor) -> None:
+    """Cached text backbone states (B, Lt, H) with an attention_mask (B, Lt)."""
+    if text_features.dim() != 3:
+        raise ValueError(f"text_features must be cached text backbone states (B, Lt, H), got shape {shape_of(text_features)}")
+    if attention_mask.shape != text_features.shape[:2]:
+        raise ValueError(f"attention_mask must have the shape (B, Lt) = {shape_of(text_features)[:2]} of text_features, "
+                         f"got {shape_of(attention_mask)}")
+
+
+def check_image_features(image_features: Tensor) -> Tensor:
+    """Cached backbone output: a feature map (B, C, h, w) or tokens (B, N, C)."""
+    if image_features.dim() not in (3, 4):
+        raise ValueError(f"image_features must be a cached feature map (B, C, h, w) or tokens (B, N, C), "
+                         f"got shape {shape_of(image_features)}")
+    return image_features
+
+
+def pixel_expectations(image_encoder: nn.Module) -> tuple[int, torch.dtype | None]:
+    """The channel count (from the encoder's ``pixel_mean`` (1, C, 1, 1) if it has one, else 3) and the dtype of
+    the encoder's parameters (None without parameters) that float pixels must have."""
+    mean = getattr(image_encoder, "pixel_mean", None)
+    parameter = next(image_encoder.parameters(), None)
+    return (3 if mean is None else mean.shape[1]), (None if parameter is None else parameter.dtype)
+
+
+def check_pixels(pixel_values: Tensor, channels: int, dtype: torch.dtype | None) -> Tensor:
+    """pixel_values (B, C, H, W): uint8 (normalised by the encoder) or normalised floats of the encoder's ``dtype``
+    (any float dtype under autocast, which casts for the backbone)."""
+    if pixel_values.dim() != 4 or pixel_values.shape[1] != channels:
+        hint = " (one image: pixel_values[None])" if pixel_values.dim() == 3 else ""
+        raise ValueError(f"pixel_values must be (B, {channels}, H, W), got shape {shape_of(pixel_values)}{hint}")
+    if pixel_values.dtype == torch.uint8:
+        return pixel_values
+    if not pixel_values.is_floating_point():
+        raise TypeError(f"pixel_values must be uint8 pixels or normalised floats, got {pixel_values.dtype}; "
+                        "pass pixel_values.to(torch.uint8) for raw 0-255 values")
+    if dtype is not None and pixel_values.dtype != dtype and not torch.is_autocast_enabled(pixel_values.device.type):
+        raise TypeError(f"pixel_values are {pixel_values.dtype} but the image encoder's parameters are {dtype}; "
+                        f"pass pixel_values.to({dtype}) (or uint8 pixels, which the encoder normalises itself)")
+    return pixel_values
+
+
+def check_batch_sizes(inputs: dict[str, Tensor]) -> None:
+    """Every input holds the same number of samples B along dim 0 (the first input names the expected B)."""
+    (first, reference), *others = inputs.items()
+    for name, tensor in others:
+        if tensor.shape[0] != reference.shape[0]:
+            raise ValueError(f"{first} has batch {reference.shape[0]} but {name} has {tensor.shape[0]}; "
+                             "pass the same samples, in the same order, to every input")
+
+
+def max_text_positions(text_encoder: nn.Module) -> int | None:
+    """``max_position_embeddings`` of the text encoder's (or its ``backbone``'s) config, None where none is exposed."""
+    config = getattr(text_encoder, "config", None) or getattr(getattr(text_encoder, "backbone", None), "config", None)
+    limit = getattr(config, "max_position_embeddings", None)
+    return limit if isinstance(limit, int) else None
 
 
 TEXT_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "text_features")

@@ -190,6 +190,9 @@ class ModelSpec(BaseModel):
             raise ValueError("image_transformer is set but image_encoder is null; drop one of them")
         if self.augmented_projection is not None and self.projection is None:
             raise ValueError("augmented_projection needs a projection for the original view")
+        problems = [problem for name in COMPONENT_FIELDS if (problem := head_count_problem(name, getattr(self, name)))]
+        if problems:
+            raise ValidationError.from_exception_data("ModelSpec", problems)
         return self
 
     def build(self):
@@ -202,6 +205,29 @@ class ModelSpec(BaseModel):
 COMPONENT_FIELDS = (
     "text_encoder", "image_encoder", "image_transformer", "fusion", "pooler", "head", "projection", "augmented_projection",
 )
+
+
+def head_count_problem(name: str, spec: ComponentSpec | None) -> dict[str, Any] | None:
+    """A pydantic line error at ``(name, "num_heads")`` when a component spec with both ``num_heads`` and a (filled)
+    ``d_model`` splits d_model into unequal heads; None otherwise (specs without ``num_heads``, e.g. plugins', pass)."""
+    fields = type(spec).model_fields if spec is not None else {}
+    if "num_heads" not in fields or "d_model" not in fields:
+        return None
+    d_model, num_heads = spec.d_model, spec.num_heads
+    if not isinstance(d_model, int) or not isinstance(num_heads, int) or num_heads < 1 or d_model % num_heads == 0:
+        return None
+    nearest = " or ".join(map(str, nearest_divisors(d_model, num_heads)))
+    message = (f"d_model={d_model} is not divisible by num_heads={num_heads} (each head takes d_model / num_heads "
+               f"features); set num_heads to a divisor of {d_model}, e.g. {nearest}")
+    return {"type": PydanticCustomError("num_heads_divides_d_model", message), "loc": (name, "num_heads"), "input": num_heads}
+
+
+def nearest_divisors(number: int, near: int) -> list[int]:
+    """The divisors of ``number`` just below and just above ``near`` (one of them when ``near`` is out of range)."""
+    divisors = [d for d in range(1, number + 1) if number % d == 0]
+    below = [d for d in divisors if d < near][-1:]
+    above = [d for d in divisors if d > near][:1]
+    return below + above
 
 
 class DataSpec(BaseModel):
@@ -313,9 +339,12 @@ class ExperimentSpec(BaseModel):
 
     @model_validator(mode="after")
     def _losses_need_projections(self) -> ExperimentSpec:
-        uses_contrast = self.losses.lbcl_weight > 0 or self.losses.dbcl_weight > 0
-        if self.data is not None and uses_contrast and self.model.projection is None:
-            raise ValueError("losses.lbcl_weight / dbcl_weight > 0 need model.projection; add one or set the weights to 0")
+        """A trainable spec (one with data) whose contrastive weights are on needs model.projection."""
+        weights = [name for name in ("lbcl_weight", "dbcl_weight") if getattr(self.losses, name) > 0]
+        if self.data is not None and weights and self.model.projection is None:
+            message = f"{' and '.join(weights)} > 0 need model.projection; add one (e.g. projection: {{type: mlp}}) or set the weights to 0"
+            raise ValidationError.from_exception_data("ExperimentSpec", [
+                {"type": PydanticCustomError("needs_projection", message), "loc": ("losses", weights[0]), "input": getattr(self.losses, weights[0])}])
         return self
 
 
@@ -332,6 +361,8 @@ def load_spec(source: str | Path | Mapping[str, Any], overrides: list[str] | Non
 
 def load_model_spec(source: ExperimentSpec | ModelSpec | str | Path | Mapping[str, Any]) -> ModelSpec:
     """A :class:`ModelSpec` from any accepted form (a mapping may be an experiment or a bare model)."""
+    if not isinstance(source, (ModelSpec, ExperimentSpec, str, Path, Mapping)):
+        raise TypeError(f"expected a ModelSpec, an ExperimentSpec, a YAML path or a mapping; got {type(source).__name__}")
     if isinstance(source, ModelSpec):
         return source
     if isinstance(source, ExperimentSpec):

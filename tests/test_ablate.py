@@ -81,15 +81,20 @@ def test_ablate_writes_summaries_and_resumes(tiny_ablation, monkeypatch, capsys)
     for row in result["rows"]:
         metrics = json.loads((tiny_ablation / row["name"] / "seed0" / "metrics.json").read_text())
         assert row["accuracy_mean"] == metrics["test"]["accuracy"] and row["f1_mean"] == metrics["test"]["f1"]
-        assert row["seeds"] == 1 and row["accuracy_std"] == 0.0 and row["device"] == "cpu" and row["wall_s"] > 0
+        assert row["seeds"] == 1 and row["accuracy_std"] is None and row["device"] == "cpu" and row["wall_s"] > 0
     assert "| `late_fusion`: late fusion" in (tiny_ablation / "ablation.md").read_text()
 
     monkeypatch.setattr(seeds, "train", lambda *args, **kwargs: pytest.fail("a finished run was trained again"))
     argv = ["ablate", str(TINY_CONFIG), "--seeds", "1", "--out", str(tiny_ablation), "--rows", "clmlf", "--no-progress"]
     assert main(argv + [f"--set={o}" for o in TINY_RUN]) == 0
-    assert json.loads(capsys.readouterr().out)["results"][0]["name"] == "clmlf"
+    printed = json.loads(capsys.readouterr().out)["results"]  # rows of the earlier call stay in the summary
+    kept = json.loads((tiny_ablation / "ablation.json").read_text())["rows"]
+    assert [row["name"] for row in printed] == [row["name"] for row in kept] == ["text_only", "late_fusion", "clmlf"]
+    assert main(argv + [f"--set={o}" for o in TINY_RUN] + ["--set=train.num_threads=1"]) == 0  # how it runs: reused
+    capsys.readouterr()
     assert main(argv + [f"--set={o}" for o in TINY_RUN] + ["--set=train.lr=0.5"]) == 2
-    assert "trained from another config" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "train.lr:" in err and "-> 0.5" in err and "use a new --out" in err
 
 
 @data

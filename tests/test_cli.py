@@ -1,6 +1,11 @@
 import json
+from pathlib import Path
+
+import pytest
 
 from clmlf.cli import main
+from clmlf.errors import SpecError
+from clmlf.train.commands import check_evaluation_overrides, predict_lines
 from conftest import TINY_CONFIG
 
 
@@ -27,3 +32,63 @@ def test_components_and_schema(capsys):
     schema = json.loads(capsys.readouterr().out)
     fusion = schema["$defs"]["ModelSpec"]["properties"]["fusion"]
     assert "transformer" in json.dumps(fusion)
+
+
+def test_an_interrupted_training_says_how_to_continue(tmp_path, monkeypatch, capsys):
+    import clmlf.train.trainer
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(clmlf.train.trainer, "train", interrupted)
+    assert main(["train", str(TINY_CONFIG), "--out", str(tmp_path / "run")]) == 130
+    assert "with --resume continues" in capsys.readouterr().err
+
+
+def test_evaluate_takes_data_and_execution_settings_only():
+    check_evaluation_overrides(["data.root=/data", "train.device=cpu", "train.compile_options.mode=default"])
+    with pytest.raises(SpecError) as error:
+        check_evaluation_overrides(["model.fusion.num_layers=1", "train.lr=1", "data.num_workers=2"])
+    assert [line.split(":")[0] for line in error.value.problems] == ["model.fusion.num_layers", "train.lr"]
+
+
+class FakePredictor:
+    """Records what the batch mode passes on; refuses the text "bad" like a real model refuses a bad input."""
+
+    def __init__(self, run_dir):
+        self.calls = []
+
+    def __call__(self, text, image=None, aspect=None):
+        if text == "bad":
+            raise ValueError("this model needs an image")
+        self.calls.append((text, image, aspect))
+        return {"label": "positive", "probabilities": {"positive": 1.0}}
+
+
+def test_predict_batch_reports_bad_lines_and_goes_on(tmp_path, monkeypatch, capsys):
+    import clmlf.train.predict
+
+    monkeypatch.setattr(clmlf.train.predict, "Predictor", FakePredictor)
+    posts = tmp_path / "posts.jsonl"
+    lines = [{"text": "a", "image": "img/1.jpg", "id": "x"}, "{broken", [1], {"text": "bad"}, {"text": "b", "image": "/abs/2.jpg"},
+             {"text": "c", "image": 3}, {"text": "d", "aspect": "food"}]
+    posts.write_text("\n".join(line if isinstance(line, str) else json.dumps(line) for line in lines) + "\n")
+    assert main(["predict", str(tmp_path), "--jsonl", str(posts)]) == 2
+    out, err = capsys.readouterr()
+    assert [json.loads(line)["id"] for line in out.splitlines()] == ["x", 5, 7]
+    problems = err.splitlines()
+    assert [line.split(": ")[0] for line in problems[:4]] == [f"{posts}:{n}" for n in (2, 3, 4, 6)]
+    assert "not valid JSON" in problems[0] and '"text" string' in problems[1] and "needs an image" in problems[2]
+    assert "4 of 7 posts could not be predicted" in problems[4]
+
+
+def test_predict_batch_reads_relative_images_from_the_files_folder(tmp_path, monkeypatch):
+    import clmlf.train.predict
+
+    fake = FakePredictor(None)
+    monkeypatch.setattr(clmlf.train.predict, "Predictor", lambda run_dir: fake)
+    posts = tmp_path / "batch" / "posts.jsonl"
+    posts.parent.mkdir()
+    posts.write_text(json.dumps({"text": "a", "image": "img/1.jpg"}) + "\n" + json.dumps({"text": "b", "image": "/abs/2.jpg"}) + "\n")
+    assert len(list(predict_lines(str(tmp_path), None, None, None, str(posts)))) == 2
+    assert [call[1] for call in fake.calls] == [posts.parent / "img/1.jpg", Path("/abs/2.jpg")]

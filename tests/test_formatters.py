@@ -29,3 +29,8 @@ def test_aspect_format_keeps_the_aspect_when_truncating(tokenizer):
 def test_aspect_format_needs_one_aspect_per_text(tokenizer):
     with pytest.raises(ValueError, match="one aspect per text: 2 texts, no aspects"):
         AspectFormatter()(tokenizer, ["a", "b"])
+
+
+def test_aspect_format_refuses_a_missing_aspect(tokenizer):
+    with pytest.raises(ValueError, match="item 1 has none"):
+        AspectFormatter()(tokenizer, ["a", "b"], ["x", None])

@@ -53,6 +53,22 @@ def test_from_pretrained_reports_missing_files(tmp_path):
         CLMLF.from_pretrained(tmp_path)
 
 
+def test_from_pretrained_names_a_damaged_file(tiny_model, tmp_path):
+    tiny_model.save_pretrained(tmp_path)
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:5])
+    with pytest.raises(ValueError, match=f"{weights}: cannot load the weights"):
+        CLMLF.from_pretrained(tmp_path)
+    (tmp_path / "config.json").write_text("{ torn")
+    with pytest.raises(ValueError, match="config.json: not valid JSON"):
+        CLMLF.from_pretrained(tmp_path)
+
+
+def test_build_model_names_what_it_takes():
+    with pytest.raises(TypeError, match="a YAML path or a mapping; got int"):
+        clmlf.build_model(42)
+
+
 def test_cached_image_features_match_pixels(tiny_model):
     batch = tiny_batch()
     features = tiny_model.image_encoder.features(batch["pixel_values"])
@@ -211,3 +227,9 @@ def test_compile_parts_changes_no_output_and_no_parameter_name(tiny_model):
     assert len(compiled) == len(tiny_model.text_encoder.backbone.encoder.layer) + 3  # text layers, image backbone, TE_I, TE_M
     torch.testing.assert_close(tiny_model(**batch).logits, expected)
     assert [name for name, _ in tiny_model.named_parameters()] == names
+
+
+def test_a_misspelt_config_override_is_refused():
+    spec = clmlf.load_spec(TINY_CONFIG, ["model.text_encoder.config_overrides.hidden_sise=8"])
+    with pytest.raises(ValueError, match="BertConfig has no field 'hidden_sise' \\(did you mean 'hidden_size'\\?\\)"):
+        clmlf.build_model(spec)

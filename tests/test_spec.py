@@ -2,6 +2,7 @@ import pytest
 
 import clmlf
 from clmlf.spec import ModelSpec, apply_overrides
+from conftest import TINY_CONFIG
 
 THREE_MISTAKES = """
 model:
@@ -71,3 +72,10 @@ def test_overrides():
     assert data == {"model": {"fusion": {"num_layers": 5}}, "train": {"epochs": 2}}
     with pytest.raises(clmlf.SpecError, match="expected KEY=VALUE"):
         apply_overrides({}, ["novalue"])
+
+
+def test_contrastive_weights_without_a_projection_name_the_loss_field():
+    with pytest.raises(clmlf.SpecError) as error:
+        clmlf.load_spec(TINY_CONFIG, ["model.projection=null", "model.augmented_projection=null", "losses.lbcl_weight=0"])
+    assert error.value.problems == ["losses.dbcl_weight: dbcl_weight > 0 need model.projection; add one "
+                                    "(e.g. projection: {type: mlp}) or set the weights to 0"]

@@ -25,6 +25,11 @@ class BadImageError(DataError):
         who = f"sample {sample_id!r}: " if sample_id is not None else ""
         super().__init__(f"{who}cannot use image {self.path}: {self.reason}. Replace or delete the file, or {SKIP_HINT}.")
 
+    def brief(self) -> str:
+        """``"sample 'id': PATH: reason"`` without the advice (for lists and for callers with other remedies)."""
+        who = f"sample {self.sample_id!r}: " if self.sample_id is not None else ""
+        return f"{who}{self.path}: {self.reason}"
+
     def __reduce__(self) -> tuple[type, tuple[Path, str, str | None]]:
         """Pickle by the constructor's arguments (DataLoader workers send errors between processes)."""
         return type(self), (self.path, self.reason, self.sample_id)

@@ -69,4 +69,8 @@ class AspectFormatter(TextFormatter):
         if aspects is None or len(aspects) != len(texts):
             got = "no aspects" if aspects is None else f"{len(aspects)} aspects"
             raise ValueError(f"the aspect formatter needs one aspect per text: {len(texts)} texts, {got}")
-        return [aspect or "" for aspect in aspects]
+        missing = [index for index, aspect in enumerate(aspects) if aspect is None]
+        if missing:
+            raise ValueError(f"the aspect formatter needs an aspect for every text; item {missing[0]} has none "
+                             "(sentence-level data: use data.formatter: {type: sentence})")
+        return list(aspects)

@@ -84,7 +84,7 @@ class ImageCheck:
         """``"kept 448 of 450 samples; skipped 2 with bad images"`` plus one line per skipped image (first few)."""
         total = len(self.kept) + len(self.bad)
         lines = [f"kept {len(self.kept)} of {total} samples; skipped {self.skipped} with bad images"]
-        lines += [f"  - {error}" for error in self.bad[:MAX_LISTED]]
+        lines += [f"  - {error.brief()}" for error in self.bad[:MAX_LISTED]]
         return "\n".join(lines)
 
 
@@ -109,7 +109,7 @@ def check_images(samples: Sequence[Sample], on_bad_image: OnBadImage = "error", 
     if bad and on_bad_image == "error":
         raise problems_error(
             f"image check of {len(samples)} samples",
-            [f"sample {error.sample_id!r}: {error.path}: {error.reason}" for error in bad],
+            [error.brief() for error in bad],
             f"Replace or delete these files, or {SKIP_HINT}.",
         )
     return ImageCheck(kept, bad)

@@ -38,14 +38,29 @@ def load_hf_config(model_name: str, overrides: dict[str, Any]):
 
     if model_name in OFFLINE_CONFIGS:
         known = dict(OFFLINE_CONFIGS[model_name])
-        return AutoConfig.for_model(known.pop("model_type"), **{**known, **overrides})
-    try:
-        return AutoConfig.from_pretrained(model_name, **overrides)
-    except OSError as error:
-        raise OSError(
-            f"Cannot load the transformers config of {model_name!r} ({error}). Model hubs may be unreachable here: "
-            f"pass a local model directory, or use the offline text encoder `type: minilm`."
-        ) from None
+        config = AutoConfig.for_model(known.pop("model_type"), **{**known, **overrides})
+    else:
+        try:
+            config = AutoConfig.from_pretrained(model_name, **overrides)
+        except OSError as error:
+            raise OSError(
+                f"Cannot load the transformers config of {model_name!r} ({error}). Model hubs may be unreachable here: "
+                f"pass a local model directory, or use the offline text encoder `type: minilm`."
+            ) from None
+    check_overrides(config, overrides)
+    return config
+
+
+def check_overrides(config, overrides: dict[str, Any]) -> None:
+    """Refuse ``config_overrides`` keys the config class does not define (transformers would keep a typo silently)."""
+    import difflib
+
+    known = type(config)().to_dict()
+    unknown = [key for key in overrides if key not in known]
+    if unknown:
+        hints = [f"{key!r}" + (f" (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(key, known, 1)) else "")
+                 for key in unknown]
+        raise ValueError(f"model.text_encoder.config_overrides: {type(config).__name__} has no field {', '.join(hints)}")
 
 
 @contextmanager

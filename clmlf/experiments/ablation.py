@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from pathlib import Path
 
 from clmlf.experiments.report import score_table, write_report
-from clmlf.experiments.rows import row_spec, select_rows
-from clmlf.experiments.seeds import run_seeds, summarise
+from clmlf.experiments.rows import ROWS, row_spec, select_rows
+from clmlf.experiments.seeds import run_seeds, seeded, summarise
 from clmlf.spec import ExperimentSpec
+from clmlf.train.run_dir import RunDir, spec_conflicts
+
+logger = logging.getLogger("clmlf")
 
 
 def ablate(base: ExperimentSpec, out: Path, seeds: int, rows: list[str] | None = None, progress: bool = True) -> dict:
@@ -18,12 +23,32 @@ def ablate(base: ExperimentSpec, out: Path, seeds: int, rows: list[str] | None =
     """
     selected = select_rows(base, rows)
     specs = [row_spec(base, row) for row in selected]
-    summaries = []
+    summaries = earlier_rows(base, out, {row.name for row in selected})
     for row, spec in zip(selected, specs):
         runs = run_seeds(spec, out / row.name, seeds, progress)
-        summaries.append({"name": row.name, "description": row.description, **summarise(runs)})
-        payload = {"base": base.name, "dataset": runs[0]["dataset"], "f1_average": runs[0]["f1_average"], "rows": summaries}
+        summaries[row.name] = {"name": row.name, "description": row.description, **summarise(runs)}
+        payload = {"base": base.name, "dataset": runs[0]["dataset"], "f1_average": runs[0]["f1_average"],
+                   "rows": [summaries[name] for name in ROWS if name in summaries]}
         title = f"Ablation of {base.name} on {payload['dataset']}: test scores at the best dev epoch, mean ± std over seeds"
-        labels = [f"`{s['name']}`: {s['description']}" for s in summaries]
-        write_report(out, "ablation", payload, title, score_table("row", labels, summaries, payload["f1_average"]))
+        labels = [f"`{s['name']}`: {s['description']}" for s in payload["rows"]]
+        write_report(out, "ablation", payload, title, score_table("row", labels, payload["rows"], payload["f1_average"]))
     return payload
+
+
+def earlier_rows(base: ExperimentSpec, out: Path, rerun: set[str]) -> dict[str, dict]:
+    """Rows of an earlier ``ablation.json`` in ``out`` that this call does not run, kept while their runs are
+    still the same base's (so ``--rows`` adds to the summary instead of replacing it)."""
+    path = out / "ablation.json"
+    if not path.is_file():
+        return {}
+    kept = {}
+    for summary in json.loads(path.read_text()).get("rows", []):
+        name = summary.get("name")
+        if name in rerun or name not in ROWS:
+            continue
+        config = out / name / "seed0"
+        if (config / "config.json").is_file() and not spec_conflicts(RunDir(config).read_spec(), seeded(row_spec(base, ROWS[name]), 0)):
+            kept[name] = summary
+        else:
+            logger.warning("%s: dropping row %s from the summary: its runs are from another base config", path, name)
+    return kept

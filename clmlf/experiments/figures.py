@@ -24,7 +24,7 @@ def plot_sweep(payload: dict, path: Path) -> None:
     positions = range(len(points))
     figure, axis = plt.subplots(figsize=(6.4, 4.2))
     for metric, label in (("accuracy", "accuracy"), ("f1", f"{payload['f1_average']} F1")):
-        axis.errorbar(positions, [p[f"{metric}_mean"] for p in points], yerr=[p[f"{metric}_std"] for p in points],
+        axis.errorbar(positions, [p[f"{metric}_mean"] for p in points], yerr=[p[f"{metric}_std"] or 0.0 for p in points],
                       marker="o", capsize=4, label=label)
     seeds = ", ".join(sorted({str(p["seeds"]) for p in points}))
     axis.set(xticks=list(positions), xticklabels=[str(p["value"]) for p in points],

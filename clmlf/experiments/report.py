@@ -14,14 +14,20 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def score_table(first: str, labels: list[str], summaries: list[dict], f1_average: str) -> str:
-    """One line per summary (from :func:`clmlf.experiments.seeds.summarise`): test accuracy and F1 as mean ± std."""
+    """One line per summary (from :func:`clmlf.experiments.seeds.summarise`): test accuracy and F1 as mean ± std
+    (the mean alone for one seed)."""
     header = [first, "accuracy", f"{f1_average} F1", "seeds", "device", "wall time"]
     rows = [
-        [label, f"{s['accuracy_mean']:.4f} ± {s['accuracy_std']:.4f}", f"{s['f1_mean']:.4f} ± {s['f1_std']:.4f}",
+        [label, mean_std(s["accuracy_mean"], s["accuracy_std"]), mean_std(s["f1_mean"], s["f1_std"]),
          str(s["seeds"]), s["device"], f"{s['wall_s']:.1f} s"]
         for label, s in zip(labels, summaries)
     ]
     return markdown_table(header, rows)
+
+
+def mean_std(mean: float, std: float | None) -> str:
+    """``"0.7138 ± 0.0142"``, or the mean alone when the std is undefined (one seed)."""
+    return f"{mean:.4f}" if std is None else f"{mean:.4f} ± {std:.4f}"
 
 
 def write_report(folder: Path, name: str, payload: dict, title: str, table: str) -> list[Path]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from clmlf.errors import SpecError
 from clmlf.spec import ExperimentSpec
-from clmlf.train.run_dir import RunDir
+from clmlf.train.run_dir import RunDir, spec_conflicts
 from clmlf.train.trainer import train
 
 logger = logging.getLogger("clmlf")
@@ -32,8 +32,10 @@ def finished_metrics(folder: Path, spec: ExperimentSpec) -> dict | None:
     metrics = json.loads(path.read_text())
     if not metrics.get("test"):
         return None
-    if RunDir(folder).read_spec() != spec:
-        raise SpecError(str(folder / "config.json"), ["a finished run there was trained from another config; use a new --out"])
+    conflicts = spec_conflicts(RunDir(folder).read_spec(), spec)
+    if conflicts:
+        raise SpecError(str(folder / "config.json"), [f"{line}: a finished run there was trained with the first value; "
+                                                      "use a new --out" for line in conflicts])
     return metrics
 
 
@@ -53,10 +55,11 @@ def run_seeds(spec: ExperimentSpec, folder: Path, count: int, progress: bool = T
 
 
 def summarise(runs: list[dict]) -> dict:
-    """Test accuracy / F1 mean and sample std over seeds (std 0 for one seed), devices, summed wall time, per-run scores."""
+    """Test accuracy / F1 mean and sample std over seeds (None for one seed: undefined), devices, summed wall time,
+    per-run scores."""
     accuracy = [run["test"]["accuracy"] for run in runs]
     f1 = [run["test"]["f1"] for run in runs]
-    spread = statistics.stdev if len(runs) > 1 else (lambda values: 0.0)
+    spread = statistics.stdev if len(runs) > 1 else (lambda values: None)
     return {
         "accuracy_mean": statistics.fmean(accuracy),
         "accuracy_std": spread(accuracy),

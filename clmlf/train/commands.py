@@ -10,11 +10,12 @@ from pathlib import Path
 
 import torch
 
+from clmlf.errors import SpecError
 from clmlf.model import CLMLF, WEIGHTS_NAME
 from clmlf.spec import apply_overrides, validate_spec, ExperimentSpec
 from clmlf.train.evaluate import Evaluation, evaluate
 from clmlf.train.pipeline import Inputs, build_inputs
-from clmlf.train.run_dir import RunDir
+from clmlf.train.run_dir import EXECUTION_FIELDS, RunDir
 from clmlf.train.trainer import select_device
 
 
@@ -38,6 +39,7 @@ def evaluate_checkpoint(run_dir: str | Path, split: str, overrides: list[str] | 
         raise FileNotFoundError(f"{root}: no checkpoint/{WEIGHTS_NAME}; pass a finished run directory (made by `clmlf train --out`)")
     spec = RunDir(root).read_spec()
     if overrides:
+        check_evaluation_overrides(overrides)
         spec = validate_spec(ExperimentSpec, apply_overrides(spec.model_dump(mode="json"), overrides), "--set")
     device = select_device(spec.train.device)
     model = CLMLF.from_pretrained(root / "checkpoint", map_location=device)
@@ -47,6 +49,17 @@ def evaluate_checkpoint(run_dir: str | Path, split: str, overrides: list[str] | 
     return CheckpointEvaluation(root, spec, model, inputs, device, result)
 
 
+def check_evaluation_overrides(overrides: list[str]) -> None:
+    """Refuse ``--set`` keys outside ``data.*`` and the ``train`` fields of how a run executes: the model, losses and
+    optimisation are the trained run's."""
+    allowed = [f"train.{name}" for name in EXECUTION_FIELDS["train"]]
+    keys = [assignment.partition("=")[0].strip() for assignment in overrides]
+    bad = [key for key in keys if not (key.startswith("data.") or any(key == name or key.startswith(f"{name}.") for name in allowed))]
+    if bad:
+        raise SpecError("--set", [f"{key}: evaluation reads the trained model as saved; only data.* and "
+                                  f"{', '.join(sorted(allowed))} can be set" for key in bad])
+
+
 def evaluate_run(run_dir: str, split: str, overrides: list[str]) -> dict:
     """Metrics of the run's best checkpoint on ``split`` (same inputs pipeline as training)."""
     result = evaluate_checkpoint(run_dir, split, overrides).result
@@ -54,7 +67,11 @@ def evaluate_run(run_dir: str, split: str, overrides: list[str]) -> dict:
 
 
 def predict_lines(run_dir: str, text: str | None, image: str | None, aspect: str | None, jsonl: str | None) -> Iterator[str]:
-    """One JSON line per post: ``{"label": ..., "probabilities": {...}}`` (batch mode adds the input's ``id``)."""
+    """One JSON line per post: ``{"label": ..., "probabilities": {...}}`` (batch mode adds the input's ``id``).
+
+    Batch mode (``jsonl``: a file or ``-`` for stdin) predicts every line it can: a bad line is reported on stderr as
+    ``FILE:LINE: problem`` and skipped, and a :class:`ValueError` counting the failures ends the stream. Relative image
+    paths are read from the JSONL file's folder (stdin: the working directory)."""
     from clmlf.train.predict import Predictor
 
     if (text is None) == (jsonl is None):
@@ -63,14 +80,35 @@ def predict_lines(run_dir: str, text: str | None, image: str | None, aspect: str
     if text is not None:
         yield json.dumps(predictor(text, image, aspect))
         return
-    handle = sys.stdin if jsonl == "-" else open(jsonl)
-    with handle:
+    folder = Path.cwd() if jsonl == "-" else Path(jsonl).parent
+    failed, total = 0, 0
+    with sys.stdin if jsonl == "-" else open(jsonl) as handle:
         for number, line in enumerate(handle, 1):
             if not line.strip():
                 continue
+            total += 1
             try:
-                item = json.loads(line)
-                result = predictor(item["text"], item.get("image"), item.get("aspect"))
-            except (KeyError, json.JSONDecodeError) as error:
-                raise ValueError(f"{jsonl}:{number}: expected a JSON object with a \"text\" field ({error})") from None
-            yield json.dumps({"id": item.get("id", number), **result})
+                yield json.dumps(predict_item(predictor, line, number, folder))
+            except (ValueError, TypeError) as error:  # DataError is a ValueError
+                failed += 1
+                print(f"{jsonl}:{number}: {error}", file=sys.stderr)
+    if failed:
+        raise ValueError(f"{jsonl}: {failed} of {total} posts could not be predicted (listed above); the others were")
+
+
+def predict_item(predictor, line: str, number: int, folder: Path) -> dict:
+    """``{"id", "label", "probabilities"}`` for one JSONL line ``{"text", "image"?, "aspect"?, "id"?}`` (the line
+    number is the default id)."""
+    try:
+        item = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"not valid JSON ({error})") from None
+    if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+        raise ValueError('expected a JSON object with a "text" string (and "image", "aspect", "id" where needed)')
+    image = item.get("image")
+    if image is not None and not isinstance(image, str):
+        raise ValueError('"image" must be a path string')
+    if item.get("aspect") is not None and not isinstance(item["aspect"], str):
+        raise ValueError('"aspect" must be a string')
+    image = None if image is None else folder / image  # an absolute path stays as it is
+    return {"id": item.get("id", number), **predictor(item["text"], image, item.get("aspect"))}

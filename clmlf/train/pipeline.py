@@ -98,7 +98,8 @@ def build_inputs(
     eval_view = eval_transform(**image_view_options(model, data)) if uses_images else None
     train_view = augmentation_transform(model, data) if uses_images else None
     formatter = data.formatter.build() if data.formatter is not None else SentenceFormatter()
-    collator = Collator(model.text_encoder.tokenizer(), formatter, model.text_encoder.max_length)
+    check_formatter(formatter, dataset, splits)
+    collator = Collator(text_tokenizer(model), formatter, model.text_encoder.max_length)
     banks = feature_banks(spec, model, dataset, eval_view, train_view, device, augmented_train, splits, progress) if uses_images and data.cache_image_features else {}
     def loader(name: str, text_features=None) -> DataLoader:
         training = name == "train"
@@ -117,6 +118,29 @@ def build_inputs(
     if "train" in splits and data.cache_text_features:
         text_loaders = {stage: loader("train", bank) for stage, bank in cached_text_banks(spec, model, collator, dataset, device, augmented_train, progress).items()}
     return Inputs(dataset, loaders, collator, uses_images, **text_loaders)
+
+
+def check_formatter(formatter, dataset: DatasetSplits, splits: tuple[str, ...]) -> None:
+    """An aspect formatter needs a dataset whose samples all have aspects (a missing one would read as empty)."""
+    if not formatter.uses_aspect:
+        return
+    for name in splits:
+        missing = next((sample for sample in dataset.split(name) if sample.aspect is None), None)
+        if missing is not None:
+            raise SpecError("config", [f"data.formatter: aspect, but {dataset.name}/{name} sample {missing.id!r} has no aspect "
+                                       "(aspect data: twitter2015, twitter2017); use data.formatter: {type: sentence}"])
+
+
+def text_tokenizer(model: CLMLF):
+    """The text encoder's tokenizer; training and prediction need ``tokenizer()`` (a Hugging Face tokenizer) and
+    ``max_length`` on it (README, "Write a plugin")."""
+    encoder = model.text_encoder
+    missing = [name for name in ("tokenizer", "max_length") if not hasattr(encoder, name)]
+    if missing:
+        raise SpecError("config", [f"model.text_encoder: {type(encoder).__name__} lacks {' and '.join(missing)}: a text encoder "
+                                   "used for training or prediction needs tokenizer() (a Hugging Face tokenizer) and "
+                                   "max_length (README, \"Write a plugin\")"])
+    return encoder.tokenizer()
 
 
 def cached_text_banks(spec: ExperimentSpec, model: CLMLF, collator: Collator, dataset: DatasetSplits, device: torch.device,

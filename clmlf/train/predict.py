@@ -7,12 +7,13 @@ from pathlib import Path
 
 import torch
 
+from clmlf.data.errors import BadImageError, DataError
 from clmlf.data.formatters import SentenceFormatter
 from clmlf.data.images import load_image
 from clmlf.data.views import eval_transform
 from clmlf.model import CLMLF
 from clmlf.train.evaluate import autocast
-from clmlf.train.pipeline import image_view_options, require_data
+from clmlf.train.pipeline import image_view_options, require_data, text_tokenizer
 from clmlf.train.run_dir import RunDir
 from clmlf.train.trainer import select_device
 
@@ -28,7 +29,7 @@ class Predictor:
         self.model = CLMLF.from_pretrained(run.checkpoint, map_location=self.device).eval()
         self.label_names = self._label_names(run)
         self.formatter = data.formatter.build() if data.formatter is not None else SentenceFormatter()
-        self.tokenizer = self.model.text_encoder.tokenizer()
+        self.tokenizer = text_tokenizer(self.model)
         self.transform = eval_transform(**image_view_options(self.model, data)) if self.model.image_encoder else None
 
     @staticmethod
@@ -37,13 +38,25 @@ class Predictor:
 
     @torch.no_grad()
     def __call__(self, text: str, image: str | Path | None = None, aspect: str | None = None) -> dict:
+        """Label and class probabilities of one post; ``aspect`` exactly when the model was trained with aspects."""
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a string; got {type(text).__name__}")
+        if self.formatter.uses_aspect and aspect is None:
+            raise ValueError("this model reads [CLS] sentence [SEP] aspect [SEP] (data.formatter: aspect): give the aspect term "
+                             "(--aspect TERM, or an \"aspect\" field in --jsonl)")
+        if aspect is not None and not self.formatter.uses_aspect:
+            raise ValueError("this model was trained without aspects (data.formatter: sentence): drop the aspect")
         batch = self.formatter(self.tokenizer, [text], [aspect] if self.formatter.uses_aspect else None,
                                self.model.text_encoder.max_length)
         inputs = {key: value.to(self.device) for key, value in batch.items()}
         if self.model.image_encoder is not None:
             if image is None:
-                raise ValueError("this model needs an image: pass --image PATH")
-            inputs["pixel_values"] = self.transform(load_image(image))[None].to(self.device)
+                raise ValueError("this model needs an image: give its path (--image PATH, or an \"image\" field in --jsonl)")
+            try:
+                pixels = load_image(image)
+            except BadImageError as error:  # the training-data advice (data.on_bad_image) does not apply here
+                raise DataError(f"cannot use image {error.path}: {error.reason}") from None
+            inputs["pixel_values"] = self.transform(pixels)[None].to(self.device)
         with autocast(self.device, self.device.type == "cuda"):
             probabilities = self.model(**inputs).logits.float().softmax(-1)[0].cpu()
         return {

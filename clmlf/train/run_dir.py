@@ -17,6 +17,37 @@ from clmlf.spec import ExperimentSpec, validate_spec
 
 STATE_FILE = "trainer.pt"
 
+EXECUTION_FIELDS: dict[str, frozenset[str]] = {
+    "train": frozenset({"eval_batch_size", "device", "bf16", "bf16_cpu", "num_threads", "compile", "compile_options",
+                        "dist_backend", "deterministic"}),
+    "data": frozenset({"root", "num_workers", "feature_cache_dir"}),
+    "losses": frozenset({"impl"}),
+}
+"""Fields that say how a run executes, not what it learns: a finished run is reused, and a run resumed, across them."""
+RESUMABLE: dict[str, frozenset[str]] = {**EXECUTION_FIELDS, "train": EXECUTION_FIELDS["train"] | {"epochs"}}
+"""What ``--resume`` may change: the execution fields, and ``train.epochs`` (to extend or shorten the run)."""
+
+
+def spec_conflicts(saved: ExperimentSpec, new: ExperimentSpec, allowed: dict[str, frozenset[str]] = EXECUTION_FIELDS) -> list[str]:
+    """``"section.path: saved -> new"`` for every value of model, data, train or losses that differs, except the
+    ``allowed`` fields (the name is free)."""
+    before, after = saved.model_dump(mode="json"), new.model_dump(mode="json")
+    lines = []
+    for section in ("model", "data", "train", "losses"):
+        old, now = before[section], after[section]
+        if isinstance(old, dict) and isinstance(now, dict):
+            old = {key: value for key, value in old.items() if key not in allowed.get(section, ())}
+            now = {key: value for key, value in now.items() if key not in allowed.get(section, ())}
+        lines += _differences(old, now, section)
+    return lines
+
+
+def _differences(old, new, path: str) -> list[str]:
+    """Dotted paths where two JSON values differ (into nested mappings), each with both values."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [line for key in sorted(old.keys() | new.keys()) for line in _differences(old.get(key), new.get(key), f"{path}.{key}")]
+    return [] if old == new else [f"{path}: {json.dumps(old)} -> {json.dumps(new)}"]
+
 
 def default_mode(directory: bool = False) -> int:
     """The permissions a plainly created file (0666) or directory (0777) gets under the process umask: temporary
@@ -58,14 +89,27 @@ class RunDir:
         return validate_spec(ExperimentSpec, json.loads(path.read_text()), str(path))
 
     def resume_spec(self, spec: ExperimentSpec) -> ExperimentSpec:
-        """The spec to resume with: the saved one; a different model or data section is refused."""
+        """``spec`` if it may continue the run saved here: only the fields in :data:`RESUMABLE` may differ."""
         if not (self.root / "config.json").is_file():
             return spec
-        saved = self.read_spec()
-        changed = [name for name in ("model", "data", "losses") if getattr(saved, name) != getattr(spec, name)]
-        if changed:
-            raise SpecError(str(self.root / "config.json"), [f"{name}: differs from the run being resumed; use a new --out" for name in changed])
+        conflicts = spec_conflicts(self.read_spec(), spec, RESUMABLE)
+        if conflicts:
+            raise SpecError(str(self.root / "config.json"), [f"{line}; the run being resumed used the first value: "
+                                                             "drop the change, or train into a new --out" for line in conflicts])
         return spec
+
+    def claim(self, resume: bool, overwrite: bool, is_main: bool = True) -> None:
+        """Refuse to start a new run over a saved one unless ``resume`` or ``overwrite`` (which removes its
+        checkpoint, state and metrics first, on the main process)."""
+        if resume or not (self.root / "config.json").is_file():
+            return
+        if not overwrite:
+            raise FileExistsError(f"{self.root} already holds a run (config.json): pass --resume to continue it, "
+                                  "--overwrite to replace it, or a new --out")
+        if is_main:
+            for name in ("state", ".state-previous", "checkpoint"):
+                shutil.rmtree(self.root / name, ignore_errors=True)
+            (self.root / "metrics.json").unlink(missing_ok=True)
 
     def write_metrics(self, metrics: dict) -> None:
         write_atomic(self.root / "metrics.json", json.dumps(metrics, indent=2))

@@ -282,11 +282,14 @@ def _fmt(values: dict[str, float]) -> str:
     return " ".join(f"{name}={value:.4f}" for name, value in values.items())
 
 
-def train(spec: ExperimentSpec, out: str | Path, resume: bool = False, progress: bool = True) -> dict:
-    """Train ``spec`` into the run directory ``out``; returns the metrics (``metrics.json``). Under torchrun every
-    process calls this and gets the same metrics (:mod:`clmlf.train.distributed`)."""
+def train(spec: ExperimentSpec, out: str | Path, resume: bool = False, progress: bool = True, overwrite: bool = False) -> dict:
+    """Train ``spec`` into the run directory ``out``; returns the metrics (``metrics.json``). An ``out`` that holds a
+    run is refused unless ``resume`` (continue it) or ``overwrite`` (replace it). Under torchrun every process calls
+    this and gets the same metrics (:mod:`clmlf.train.distributed`)."""
     with process_group(select_device(spec.train.device), spec.train.dist_backend) as (parallel, device):
         run = RunDir(Path(out))
+        run.claim(resume, overwrite, parallel.is_main)
+        parallel.barrier()
         if resume:
             spec = run.resume_spec(spec)
         return Trainer(spec, run, progress, parallel, device).fit(resume=resume)

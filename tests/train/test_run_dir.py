@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
 import torch
 
+import clmlf
+from clmlf.errors import SpecError
 from clmlf.spec import TrainSpec
 from clmlf.train.optim import build_optimizer, build_scheduler
-from clmlf.train.run_dir import RunDir, default_mode, write_atomic
+from clmlf.train.run_dir import RunDir, default_mode, spec_conflicts, write_atomic
+from conftest import TINY_CONFIG
 
 
 def test_write_atomic_replaces_whole_files_with_ordinary_permissions(tmp_path):
@@ -39,3 +43,43 @@ def test_a_failed_state_save_keeps_the_last_state_and_leaves_no_partial_one(tiny
     assert sorted(p.name for p in tmp_path.iterdir()) == ["state"]
     assert run.load_state(tiny_model, optimizer, scheduler, torch.device("cpu"))["epoch"] == 1
 
+
+
+def saved_run(tmp_path, spec):
+    run = RunDir(tmp_path / "run")
+    run.write_config(spec)
+    return run
+
+
+def test_resume_accepts_epochs_and_execution_settings_only(tmp_path, tiny_spec):
+    run = saved_run(tmp_path, tiny_spec)
+    same_training = clmlf.load_spec(TINY_CONFIG, ["train.epochs=7", "train.num_threads=1", "train.device=cpu",
+                                                  "data.num_workers=2", "losses.impl=reference"])
+    assert run.resume_spec(same_training) == same_training
+    changed = clmlf.load_spec(TINY_CONFIG, ["train.lr=0.5", "model.fusion.num_layers=1"])
+    with pytest.raises(SpecError) as error:
+        run.resume_spec(changed)
+    assert error.value.problems[0].startswith("model.fusion.num_layers: 2 -> 1;")
+    assert error.value.problems[1].startswith(f"train.lr: {json.dumps(tiny_spec.train.lr)} -> 0.5;")
+
+
+def test_spec_conflicts_reports_sections_that_appear_or_vanish(tiny_spec):
+    text_only = tiny_spec.model_copy(update={"data": None})
+    assert spec_conflicts(tiny_spec, text_only)[0].startswith("data: {")
+    assert spec_conflicts(tiny_spec, clmlf.load_spec(TINY_CONFIG, ["train.eval_batch_size=3"])) == []
+    longer = clmlf.load_spec(TINY_CONFIG, ["train.epochs=9"])
+    assert spec_conflicts(tiny_spec, longer) == [f"train.epochs: {tiny_spec.train.epochs} -> 9"], "a finished run's length counts"
+
+
+def test_a_new_run_does_not_replace_a_saved_one_unless_asked(tmp_path, tiny_spec):
+    run = saved_run(tmp_path, tiny_spec)
+    for name in ("state", "checkpoint"):
+        (run.root / name).mkdir()
+    run.write_metrics({})
+    with pytest.raises(FileExistsError, match="--resume to continue it, --overwrite to replace it"):
+        run.claim(resume=False, overwrite=False)
+    run.claim(resume=True, overwrite=False)
+    assert (run.root / "state").is_dir()
+    run.claim(resume=False, overwrite=True)
+    assert sorted(p.name for p in run.root.iterdir()) == ["config.json"]
+    RunDir(tmp_path / "fresh").claim(resume=False, overwrite=False)

@@ -86,6 +86,14 @@ def test_predict_odd_images_and_batch_mode(run_dir, tmp_path, capsys):
     assert [json.loads(line)["id"] for line in lines] == list(paths)
 
 
+def test_predict_refuses_an_aspect_for_a_sentence_model_and_overwriting_the_run(run_dir, tmp_path, capsys):
+    image = odd_images(tmp_path)["tiny"]
+    assert main(["predict", str(run_dir), "--text", "x", "--image", str(image), "--aspect", "food"]) == 2
+    assert "trained without aspects" in capsys.readouterr().err
+    assert main(["train", str(TINY_CONFIG), "--out", str(run_dir), "--no-progress"]) == 2
+    assert "already holds a run" in capsys.readouterr().err and (run_dir / "checkpoint").is_dir()
+
+
 @pytest.mark.parametrize("content", [b"", b"not an image at all", b"\xff\xd8\xff\xe0" + b"\0" * 20])
 def test_broken_image_gets_one_line_error_with_path(run_dir, tmp_path, capsys, content):
     broken = tmp_path / "broken.jpg"
