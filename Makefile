@@ -1,5 +1,6 @@
 # Two commands do everything on a fresh machine:
 #   make demo   install, then train + evaluate CLMLF on real MVSA-Single with the offline pretrained encoders
+#               (again: continues an interrupted run, or re-reports a finished one)
 #   make test   install, then run the test suite
 PYTHON ?= python3
 VENV ?= .venv
@@ -17,7 +18,9 @@ test: install
 	$(BIN)/python -m pytest
 
 demo: install
-	$(BIN)/clmlf train configs/mvsa_single_demo.yaml --out runs/mvsa_single_demo
+	$(BIN)/clmlf train configs/mvsa_single_demo.yaml --out runs/mvsa_single_demo --resume
 
 bench: install
-	$(BIN)/python -m pytest benchmarks --benchmark-json=benchmarks/cpu.json
+	$(BIN)/python -m pytest -p no:cacheprovider -q benchmarks/test_loss_speed.py --benchmark-json=benchmarks/measured/cpu_loss.json
+	$(BIN)/python -m pytest -p no:cacheprovider -q benchmarks/test_input_pipeline.py --benchmark-json=benchmarks/measured/cpu_input.json
+	$(BIN)/python benchmarks/render_results.py benchmarks/measured/*.json -o benchmarks/RESULTS.md

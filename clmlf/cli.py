@@ -131,10 +131,11 @@ def dataset_info_arguments(parser: argparse.ArgumentParser) -> None:
 @command("dataset-info", "print split sizes and train class counts as JSON", dataset_info_arguments)
 def dataset_info(args: argparse.Namespace) -> int:
     from clmlf.registry import registry
+    from clmlf.spec import validate_spec
+    from clmlf.train.pipeline import build_splits
 
-    spec = registry().entry("dataset", args.name).spec()
-    splits = spec.build(**({"root": args.root} if args.root else {}))
-    print(json.dumps(splits.info()))
+    spec = validate_spec(registry().entry("dataset", args.name).spec, {"type": args.name}, f"dataset {args.name!r}")
+    print(json.dumps(build_splits(spec, args.root).info()))
     return 0
 
 

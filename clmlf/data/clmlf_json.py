@@ -2,7 +2,8 @@
 
 A split file is a JSON list of ``{"id": str, "text": str, "emotion_label": int}``; a translation file a JSON
 list of ``{"id": str, "text_translation": str}``. Every malformed row is reported at once, by file, row
-number (0-based list index), id and field.
+number (0-based list index), id and field. Files are UTF-8 (a byte-order mark is accepted); ids must not carry
+surrounding whitespace (they name the image ``<id>.jpg`` and pair texts with back-translations).
 """
 
 from __future__ import annotations
@@ -12,20 +13,20 @@ from pathlib import Path
 from typing import Any
 
 from clmlf.data.errors import DataError, problems_error
+from clmlf.data.files import read_text
 from clmlf.data.samples import Sample
 
+TRANSLATION_FIELDS = ("id", "text_translation")
 FIX_HINT = "Fix these rows (or regenerate the file from the CLMLF reference repository's dataset/data/)."
 
 
 def read_json_list(path: Path) -> list[Any]:
-    """The JSON list stored at ``path``; unreadable files, invalid JSON or another top-level type raise :class:`DataError`."""
+    """The JSON list stored at ``path`` (UTF-8, BOM allowed); unreadable, non-UTF-8 or invalid JSON files or another
+    top-level type raise :class:`DataError`."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
+        data = json.loads(read_text(path))
     except json.JSONDecodeError as error:
         raise DataError(f"{path}: invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}. {FIX_HINT}") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise DataError(f"{path}: cannot read the file ({error}).") from None
     if not isinstance(data, list):
         raise DataError(f"{path}: expected a JSON list of objects at the top level, got {type(data).__name__}. {FIX_HINT}")
     return data
@@ -40,6 +41,10 @@ def _row_id(row: Any, where: str, problems: list[str]) -> str | None:
     if isinstance(value, bool) or not isinstance(value, (str, int)) or str(value).strip() == "":
         problems.append(f"{where}: field 'id': expected a non-empty string, got {value!r}")
         return None
+    if str(value) != str(value).strip():
+        problems.append(f"{where}: field 'id': {value!r} has leading/trailing whitespace, so it would match no image "
+                        f"or back-translation (write it as {str(value).strip()!r})")
+        return None
     return str(value)
 
 
@@ -50,8 +55,21 @@ def _check_unique(row_id: str, where: str, first_seen: dict[str, str], problems:
         first_seen[row_id] = where
 
 
+def _check_translation_fields(row: dict[str, Any], where: str, problems: list[str]) -> bool:
+    """Whether ``row`` has exactly the fields ``id`` and ``text_translation``; records what is wrong if not."""
+    unknown = [key for key in row if key not in TRANSLATION_FIELDS]
+    wrong = ([] if "text_translation" in row else ["no field 'text_translation'"]) + [f"unknown field {key!r}" for key in unknown]
+    if wrong:
+        problems.append(f"{where}: {', '.join(wrong)} (expected the fields 'id' and 'text_translation'; "
+                        "use \"\" or null for a missing translation)")
+    return not wrong
+
+
 def read_translations(path: Path) -> dict[str, str]:
-    """``{id: back-translation}`` from a translation file; empty or ``null`` translations are left out."""
+    """``{id: back-translation}`` from a translation file; empty or ``null`` translations are left out.
+
+    Every row needs the field ``text_translation`` (``""`` or ``null`` where there is none) and no other but ``id``.
+    """
     problems: list[str] = []
     first_seen: dict[str, str] = {}
     translations: dict[str, str] = {}
@@ -61,7 +79,9 @@ def read_translations(path: Path) -> dict[str, str]:
             continue
         where = f"row {index} (id {row_id!r})"
         _check_unique(row_id, where, first_seen, problems)
-        text = row.get("text_translation")
+        if not _check_translation_fields(row, where, problems):
+            continue
+        text = row["text_translation"]
         if text is not None and not isinstance(text, str):
             problems.append(f"{where}: field 'text_translation': expected a string, got {text!r}")
         elif text and text.strip():

@@ -24,14 +24,22 @@ from typing import Literal
 from pydantic import Field, PositiveInt
 
 from clmlf.data.clmlf_json import read_clmlf_split, read_translations
+from clmlf.data.errors import DataError, problems_error
 from clmlf.data.root import find_dataset_dir, find_image_dir
-from clmlf.data.samples import DatasetSplits, SplitName
+from clmlf.data.samples import DatasetSplits, Sample, SplitName
 from clmlf.data.translations import TranslationCheck, attach_translations
 from clmlf.data.tombert_tsv import TOMBERT_LABELS, read_tombert_tsv
 from clmlf.registry import register
 from clmlf.spec import ComponentSpec
 
 logger = logging.getLogger(__name__)
+
+LEAK_HINT = ("A post in more than one split leaks evaluation data into training (or counts twice): keep each post in "
+             "one split file only.")
+SAMPLE_FORMAT = {
+    "clmlf_json": 'a JSON list of {"id": str, "text": str, "emotion_label": int} objects',
+    "tombert_tsv": "a header line, then one tab-separated line per sample (index, label, image id, tweet with $T$, aspect)",
+}
 
 MVSA_LABELS: tuple[str, ...] = ("positive", "neutral", "negative")
 HFM_LABELS: tuple[str, ...] = ("not_sarcastic", "sarcastic")
@@ -88,28 +96,82 @@ def load_dataset(
 ) -> DatasetSplits:
     """Read ``layout``'s three splits from the data root (see :mod:`clmlf.data.root`), then subset them.
 
+    Every split must hold samples, and no post may be in two splits (:func:`check_disjoint`).
     ``translations`` merges the back-translation file (when the layout has one; it must then exist), checked
     against the texts by ``translation_check`` (:mod:`clmlf.data.translations`);
     ``images`` requires ``<dataset>/dataset_image/`` and sets every ``image_path`` (files are checked when
     loaded or by :func:`clmlf.data.images.check_images`, not here).
     """
     translation_file = layout.translation_file if translations else None
-    required = [*layout.split_files.values(), *([translation_file] if translation_file else [])]
-    directory = find_dataset_dir(layout.folder, required, root)
+    directory = find_dataset_dir(layout.folder, list(layout.split_files.values()), root)
+    if translation_file:
+        check_translation_file(directory / translation_file)
     image_dir = find_image_dir(directory, layout.image_file) if images else None
     if layout.format == "tombert_tsv":
         parts = {split: read_tombert_tsv(directory / file, image_dir) for split, file in layout.split_files.items()}
     else:
         parts = {split: read_clmlf_split(directory / file, layout.label_names, image_dir) for split, file in layout.split_files.items()}
-        if translation_file:
-            back = read_translations(directory / translation_file)
-            parts = attach_translations(layout.name, parts, back, translation_check, translation_min_overlap)
+    check_not_empty(layout, directory, parts)
+    check_disjoint(layout, directory, parts)
+    if translation_file:
+        back = read_translations(directory / translation_file)
+        parts = attach_translations(layout.name, parts, back, translation_check, translation_min_overlap)
     splits = DatasetSplits(
         name=layout.name, label_names=layout.label_names, has_images=images, metric=layout.metric, **parts
     ).subset(max_train, max_eval)
     if translation_file and any(splits.missing_text_aug.values()):
         logger.info("%s: samples without a back-translation (text_aug=None) per split: %s", layout.name, splits.missing_text_aug)
     return splits
+
+
+def check_translation_file(path: Path) -> None:
+    """A :class:`DataError` saying how to go on without it when the back-translation file ``path`` is missing."""
+    if path.is_file():
+        return
+    raise DataError(
+        f"Back-translation file {path.name} is missing: expected {path} (beside the split files). Restore it (from "
+        "the CLMLF reference repository's dataset/data/), or set `data.dataset.translations: false` "
+        "(--set data.dataset.translations=false) to train without back-translations (DBCL then contrasts each text "
+        "with itself under another dropout mask)."
+    )
+
+
+def check_not_empty(layout: DatasetLayout, directory: Path, parts: dict[SplitName, list[Sample]]) -> None:
+    """A :class:`DataError` naming the first split file that holds no samples."""
+    for split, samples in parts.items():
+        if not samples:
+            raise DataError(
+                f"{split} split in {directory / layout.split_files[split]} has no samples; it must hold "
+                f"{SAMPLE_FORMAT[layout.format]}. Restore the file or point data.root at a complete copy of {layout.folder}."
+            )
+
+
+def check_disjoint(layout: DatasetLayout, directory: Path, parts: dict[SplitName, list[Sample]]) -> None:
+    """No post in more than one split: ids for CLMLF JSON (an error), tweet + aspect for TomBERT TSV (a warning).
+
+    TomBERT's ``index`` restarts in every file, so its ids repeat across splits by design; the shared Twitter-17
+    has one post (same image, tweet and aspect) in both train and test, hence only a warning for that layout.
+    """
+    if layout.format == "clmlf_json":
+        keyed = {split: [(s.id, f"row {row}") for row, s in enumerate(samples)] for split, samples in parts.items()}
+        problems = [f"id {key!r} is in {places}" for key, places in _repeats(layout, keyed)]
+        if problems:
+            raise problems_error(directory, problems, LEAK_HINT)
+        return
+    keyed = {split: [((s.text, s.aspect), f"index {s.id!r}") for s in samples] for split, samples in parts.items()}
+    repeats = _repeats(layout, keyed)
+    problems = [f"tweet {text[:60]!r} with aspect {aspect!r} is in {places}" for (text, aspect), places in repeats]
+    if problems:
+        logger.warning("%s", problems_error(directory, problems, f"{LEAK_HINT} (Loading goes on.)"))
+
+
+def _repeats(layout: DatasetLayout, keyed: dict[SplitName, list[tuple[object, str]]]) -> list[tuple[object, str]]:
+    """``(key, "train (FILE row 3) and dev (FILE row 0)")`` for every key found in more than one split."""
+    seen: dict[object, dict[SplitName, str]] = {}
+    for split, pairs in keyed.items():
+        for key, where in pairs:
+            seen.setdefault(key, {}).setdefault(split, f"{split} ({layout.split_files[split]} {where})")
+    return [(key, " and ".join(places.values())) for key, places in seen.items() if len(places) > 1]
 
 
 class DatasetOptions(ComponentSpec):

@@ -4,7 +4,8 @@ One header line starting with ``index`` (the train/dev files say ``index #1 Labe
 the test files ``index #1 ImageID #2 String #2 String`` although their rows have the same five columns), then rows
 ``index <TAB> label <TAB> image id <TAB> tweet with $T$ <TAB> aspect term``. Labels are kept as TomBERT numbers
 them: 0 negative, 1 neutral, 2 positive (:data:`TOMBERT_LABELS`). ``Sample.text`` is the tweet with every
-``$T$`` replaced by the aspect term, ``Sample.aspect`` the term, ``Sample.id`` the ``index`` column.
+``$T$`` replaced by the aspect term, ``Sample.aspect`` the term, ``Sample.id`` the ``index`` column (it restarts
+in every file, so ids repeat across splits). Files are UTF-8 (a byte-order mark is accepted).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from clmlf.data.errors import DataError, problems_error
+from clmlf.data.files import read_text
 from clmlf.data.samples import Sample
 
 TOMBERT_LABELS: tuple[str, ...] = ("negative", "neutral", "positive")
@@ -22,10 +24,7 @@ FIX_HINT = "Fix these lines (or take the file again from the TomBERT repository'
 
 def read_tombert_tsv(path: Path, image_dir: Path | None = None) -> list[Sample]:
     """The samples of one TomBERT TSV file, in file order; ``image_path`` is ``image_dir/<image id>`` when given."""
-    try:
-        lines = path.read_text(encoding="utf-8").split("\n")
-    except (OSError, UnicodeDecodeError) as error:
-        raise DataError(f"{path}: cannot read the file ({error}).") from None
+    lines = read_text(path).split("\n")
     if not lines[0].startswith("index"):
         raise DataError(
             f"{path}: line 1: expected the TomBERT header starting with 'index' and then tab-separated "
@@ -48,6 +47,8 @@ def read_tombert_tsv(path: Path, image_dir: Path | None = None) -> list[Sample]:
         before = len(problems)
         if not index.strip():
             problems.append(f"line {number}: field 'index' is empty")
+        elif index != index.strip():
+            problems.append(f"{where}: field 'index' has leading/trailing whitespace (write it as {index.strip()!r})")
         elif index in first_seen:
             problems.append(f"{where}: duplicate index (first at line {first_seen[index]})")
         else:
@@ -61,6 +62,10 @@ def read_tombert_tsv(path: Path, image_dir: Path | None = None) -> list[Sample]:
             problems.append(f"{where}: field 'aspect' is empty")
         if image_dir is not None and not image_id.strip():
             problems.append(f"{where}: field 'image id' is empty but images were requested")
+        elif image_id != image_id.strip():
+            problems.append(
+                f"{where}: field 'image id' {image_id!r} has leading/trailing whitespace (write it as {image_id.strip()!r})"
+            )
         if len(problems) > before:
             continue
         samples.append(

@@ -2,12 +2,13 @@
 
 Training on cached maps skips the backbone in every step; it is exact for the evaluation view (the backbone is
 frozen and in eval mode) and uses a fixed number of pre-drawn RandAugment views for DBCL. The cache key is a
-hash of the encoder spec and weights, the transform, the sample ids (and the seed of augmented views), so any
-change recomputes.
+hash of the encoder spec and weights, the transform, each image's id, path, size and modification time (and the
+seed of augmented views), so any change recomputes.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -37,6 +38,12 @@ def compute_features(
     return torch.cat(chunks)
 
 
+def image_fingerprint(sample: Sample) -> str:
+    """``"id:path:size:mtime_ns"``: a file replaced in place (new size or modification time) misses the cache."""
+    stat = os.stat(sample.image_path)
+    return f"{sample.id}:{sample.image_path}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
 def cached_features(
     encoder,
     encoder_spec: dict,
@@ -51,7 +58,7 @@ def cached_features(
 ) -> Tensor:
     """Load or compute (and atomically store) the features of one view; augmented views use ``seed + view``."""
     key = cache_key({"encoder": encoder_spec, "weights": weights_fingerprint(encoder.backbone), "transform": repr(transform),
-                     "view": view, "seed": seed if view else None, "ids": [f"{s.id}:{s.image_path}" for s in samples]})
+                     "view": view, "seed": seed if view else None, "images": [image_fingerprint(s) for s in samples]})
 
     def compute() -> dict[str, Tensor]:
         torch.manual_seed(seed + view)

@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
+from clmlf.data.errors import DataError
 from clmlf.data.formatters import SentenceFormatter
 from clmlf.data.images import check_images
 from clmlf.data.samples import SPLITS, DatasetSplits
@@ -16,7 +17,7 @@ from clmlf.data.views import eval_transform
 from clmlf.encoders.image_tokens import ImageTokenOptions
 from clmlf.errors import SpecError
 from clmlf.model import CLMLF
-from clmlf.spec import DataSpec, ExperimentSpec
+from clmlf.spec import ComponentSpec, DataSpec, ExperimentSpec
 from clmlf.train.disk_cache import default_cache_dir
 from clmlf.train.feature_cache import cached_features
 from clmlf.train.inputs import Collator, FeatureBank, PostDataset, TextBank
@@ -31,10 +32,22 @@ def require_data(spec: ExperimentSpec) -> DataSpec:
     return spec.data
 
 
+def build_splits(dataset: ComponentSpec, root: str | None = None) -> DatasetSplits:
+    """The splits a dataset spec (built-in or plugin) builds, read from ``root`` when given: a plugin dataset must
+    take ``root`` if one is given and must return :class:`DatasetSplits` (README, "Write a plugin")."""
+    if root is not None and "root" not in type(dataset).model_fields:
+        raise SpecError("config", [f"data.root: dataset {dataset.type!r} has no root field; drop data.root (--root) "
+                                   "or give its spec a root field"])
+    splits = dataset.build(**({"root": root} if root is not None else {}))
+    if not isinstance(splits, DatasetSplits):
+        raise SpecError("config", [f"data.dataset: {dataset.type!r} built a {type(splits).__name__}; a dataset component "
+                                   "must return clmlf.data.samples.DatasetSplits"])
+    return splits
+
+
 def load_splits(data: DataSpec) -> DatasetSplits:
     """The dataset named by ``data.dataset`` (``data.root`` overrides its own root), bad images handled per policy."""
-    overrides = {"root": data.root} if data.root is not None else {}
-    splits = data.dataset.build(**overrides)
+    splits = build_splits(data.dataset, data.root)
     if not splits.has_images:
         return splits
     checked = {}
@@ -42,6 +55,9 @@ def load_splits(data: DataSpec) -> DatasetSplits:
         result = check_images(splits.split(name), data.on_bad_image)
         if result.skipped:
             logger.warning("%s/%s: %s", splits.name, name, result.summary())
+        if not result.kept:
+            raise DataError(f"{splits.name}/{name}: every one of its {result.skipped} images is unusable (listed above); "
+                            "fix the image folder or the data root")
         checked[name] = result.kept
     return replace(splits, **checked)
 

@@ -16,6 +16,8 @@ from clmlf.errors import SpecError
 from clmlf.spec import ExperimentSpec, validate_spec
 
 STATE_FILE = "trainer.pt"
+SAVED_OUTPUTS = ("state", ".state-previous", "checkpoint", "metrics.json")
+"""What a run has saved once an epoch finished (config.json alone is written at the start)."""
 
 EXECUTION_FIELDS: dict[str, frozenset[str]] = {
     "train": frozenset({"eval_batch_size", "device", "bf16", "bf16_cpu", "num_threads", "compile", "compile_options",
@@ -99,17 +101,18 @@ class RunDir:
         return spec
 
     def claim(self, resume: bool, overwrite: bool, is_main: bool = True) -> None:
-        """Refuse to start a new run over a saved one unless ``resume`` or ``overwrite`` (which removes its
-        checkpoint, state and metrics first, on the main process)."""
-        if resume or not (self.root / "config.json").is_file():
+        """Refuse to start a new run over a saved one (a finished epoch: state, checkpoint or metrics) unless
+        ``resume`` or ``overwrite`` (which removes them first, on the main process)."""
+        saved = [name for name in SAVED_OUTPUTS if (self.root / name).exists()]
+        if resume or not saved:
             return
         if not overwrite:
-            raise FileExistsError(f"{self.root} already holds a run (config.json): pass --resume to continue it, "
+            raise FileExistsError(f"{self.root} already holds a run ({', '.join(saved)}): pass --resume to continue it, "
                                   "--overwrite to replace it, or a new --out")
         if is_main:
-            for name in ("state", ".state-previous", "checkpoint"):
-                shutil.rmtree(self.root / name, ignore_errors=True)
-            (self.root / "metrics.json").unlink(missing_ok=True)
+            for name in saved:
+                path = self.root / name
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
 
     def write_metrics(self, metrics: dict) -> None:
         write_atomic(self.root / "metrics.json", json.dumps(metrics, indent=2))

@@ -5,11 +5,12 @@ each step then starts from the cached states, so the stage costs only the fusion
 holds the states after the first k layers instead, for fine-tuning above a bottom frozen for good
 (``text_encoder.freeze_layers: k``): each step then runs only the layers above k. States are computed in eval mode
 (no dropout inside the frozen layers), kept as fp16 trimmed to the real tokens, and stored on disk keyed by the
-backbone's weights, the depth, the tokenizer, formatter, maximum length and the texts (:mod:`.disk_cache`).
+backbone's weights, the depth and the token tensors themselves (:func:`inputs_fingerprint`; :mod:`.disk_cache`).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -43,13 +44,23 @@ def encode_texts(encoder, collator: Collator, texts: Sequence[str], aspects: Seq
     return states
 
 
+def inputs_fingerprint(collator: Collator, texts: Sequence[str], aspects: Sequence[str | None], chunk: int = 1024) -> str:
+    """A digest of the token tensors the collator makes of ``texts`` (in order): whatever shapes them — tokenizer,
+    formatter and its options, maximum length, aspects — changes it."""
+    digest = hashlib.sha1()
+    for start in range(0, len(texts), chunk):
+        batch = collator.text(list(texts[start : start + chunk]), list(aspects[start : start + chunk]))
+        for name in sorted(batch):
+            digest.update(f"{name}{tuple(batch[name].shape)}".encode())
+            digest.update(batch[name].numpy().tobytes())
+    return digest.hexdigest()[:20]
+
+
 def cached_texts(encoder, collator: Collator, texts: Sequence[str], aspects: Sequence[str | None], device: torch.device,
                  cache_dir: Path, description: str, depth: int | None = None, progress: bool = True) -> list[Tensor]:
     """:func:`encode_texts`, loaded from or stored in ``cache_dir``."""
     key = cache_key({"weights": weights_fingerprint(encoder.backbone), **({} if depth is None else {"depth": depth}),
-                     "tokenizer": collator.tokenizer.name_or_path,
-                     "formatter": type(collator.formatter).__name__, "max_length": collator.max_length,
-                     "texts": cache_key({"texts": list(texts), "aspects": list(aspects)})})
+                     "inputs": inputs_fingerprint(collator, texts, aspects)})
 
     def compute() -> dict[str, Tensor]:
         states = encode_texts(encoder, collator, texts, aspects, device, description=description, depth=depth, progress=progress)

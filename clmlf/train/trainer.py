@@ -243,7 +243,7 @@ class Trainer:
     def restore(self) -> None:
         state = self.run.load_state(self.model, self.optimizer, self.scheduler, self.device, self.ema)
         if state is None:
-            logger.warning("--resume: no saved state in %s; starting from scratch", self.run.root)
+            logger.info("--resume: nothing saved in %s yet; starting from scratch", self.run.root)
             return
         self.start_epoch, self.history, self.best = state["epoch"], state["history"], state["best"]
         logger.info("resuming after epoch %d of %d", self.start_epoch, self.spec.train.epochs)

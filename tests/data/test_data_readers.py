@@ -105,8 +105,11 @@ def test_twitter_replaces_marker_and_keeps_aspect(data_root):
 
 def test_missing_translation_file_is_an_error_unless_disabled(data_root):
     (data_root / "HFM" / "HFM.json").unlink()
-    with pytest.raises(DataError, match=r"lacks HFM\.json"):
+    with pytest.raises(DataError) as caught:
         hfm(root=data_root)
+    message = str(caught.value)
+    assert message.startswith(f"Back-translation file HFM.json is missing: expected {data_root / 'HFM' / 'HFM.json'}")
+    assert "`data.dataset.translations: false`" in message and "not found" not in message
     assert hfm(root=data_root, translations=False).train[0].text_aug is None
 
 

@@ -52,3 +52,36 @@ def test_text_bank_reloads_the_same_states(tiny_model, tmp_path):
         next(encoder.backbone.parameters()).add_(1.0)
     text_bank(encoder, collator, samples, torch.device("cpu"), False, tmp_path)
     assert len(list(tmp_path.glob("text-*.safetensors"))) == 3, "changed weights: new cache entry"
+
+
+def test_text_cache_follows_the_formatters_options(tiny_model, tmp_path):
+    from clmlf.data.samples import Sample
+
+    encoder = tiny_model.text_encoder
+    samples = [Sample(id="0", text="a long and happy day in the sun with friends", label=0)]
+    for max_length in (None, 8, None):
+        collator = Collator(encoder.tokenizer(), SentenceFormatter(max_length), encoder.max_length)
+        bank = text_bank(encoder, collator, samples, torch.device("cpu"), False, tmp_path)
+        assert bank.original[0].shape[0] == (8 if max_length else 12)
+    assert len(list(tmp_path.glob("text-*.safetensors"))) == 2, "the third call reused the first entry"
+
+
+def test_image_cache_follows_a_file_replaced_in_place(tiny_model, tmp_path):
+    import os
+
+    from PIL import Image
+
+    from clmlf.data.samples import Sample
+    from clmlf.data.views import eval_transform
+    from clmlf.train.feature_cache import cached_features
+
+    path = tmp_path / "1.jpg"
+    Image.new("RGB", (40, 40), (0, 0, 255)).save(path)
+    samples = [Sample(id="1", text="x", label=0, image_path=path)]
+    features = lambda: cached_features(tiny_model.image_encoder, {"type": "tiny"}, samples, eval_transform(64), 0,  # noqa: E731
+                                       tmp_path / "cache", torch.device("cpu"))
+    blue = features()
+    Image.new("RGB", (40, 40), (255, 0, 0)).save(path)
+    os.utime(path, ns=(1, 1))  # even a replacement with an old timestamp: the size or time differs
+    red = features()
+    assert not torch.equal(blue, red) and len(list((tmp_path / "cache").iterdir())) == 2

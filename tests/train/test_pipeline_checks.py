@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import pytest
 from torch import nn
 
+from clmlf.cli import main
 from clmlf.data.formatters import AspectFormatter, SentenceFormatter
 from clmlf.data.samples import DatasetSplits, Sample
 from clmlf.errors import SpecError
-from clmlf.train.pipeline import check_formatter, text_tokenizer
+from clmlf.registry import Entry, registry
+from clmlf.spec import ComponentSpec
+from clmlf.train.pipeline import build_splits, check_formatter, text_tokenizer
 
 
 def splits(aspect: str | None) -> DatasetSplits:
@@ -29,3 +34,21 @@ def test_a_text_encoder_without_a_tokenizer_is_named(tiny_model):
     tiny_model.text_encoder = nn.Identity()
     with pytest.raises(SpecError, match="model.text_encoder: Identity lacks tokenizer and max_length"):
         text_tokenizer(tiny_model)
+
+
+class ToyDatasetSpec(ComponentSpec):
+    type: Literal["toy_demo"] = "toy_demo"
+    size: int
+
+
+def test_a_plugin_dataset_gets_named_errors(monkeypatch, capsys):
+    datasets = registry()._entries["dataset"]
+    ToyDatasetSpec.component_kind = "dataset"
+    monkeypatch.setitem(datasets, "toy_demo", Entry("dataset", "toy_demo", lambda size: "not splits", ToyDatasetSpec))
+    spec = ToyDatasetSpec(size=2)
+    with pytest.raises(SpecError, match="data.root: dataset 'toy_demo' has no root field"):
+        build_splits(spec, "/data")
+    with pytest.raises(SpecError, match="'toy_demo' built a str; a dataset component must return"):
+        build_splits(spec)
+    assert main(["dataset-info", "toy_demo"]) == 2
+    assert "size: field required" in capsys.readouterr().err.lower()

@@ -82,4 +82,5 @@ def test_a_new_run_does_not_replace_a_saved_one_unless_asked(tmp_path, tiny_spec
     assert (run.root / "state").is_dir()
     run.claim(resume=False, overwrite=True)
     assert sorted(p.name for p in run.root.iterdir()) == ["config.json"]
+    run.claim(resume=False, overwrite=False)  # a run that never finished an epoch has nothing to lose
     RunDir(tmp_path / "fresh").claim(resume=False, overwrite=False)
