@@ -12,6 +12,7 @@ then keeps the single-process semantics:
   DDP's gradient is the single-process gradient of the same global batch.
 * Evaluation: each rank predicts a contiguous slice of the split and the predictions are all-gathered in order,
   so the metrics are those of one process.
+* Feature caches are built by each node's local rank 0 while the other ranks wait, then loaded by them.
 * Rank 0 alone logs, shows progress bars and writes the run directory; the other ranks read it (the best
   checkpoint at the end, ``--resume``), so on several nodes ``--out`` must be on a shared filesystem.
 
@@ -113,6 +114,17 @@ class Distributed:
     def barrier(self) -> None:
         if self.enabled:
             dist.barrier()
+
+    @contextmanager
+    def local_main_first(self) -> Iterator[None]:
+        """Run the block on each node's local rank 0 first, then on the other ranks (which then find its on-disk
+        caches instead of computing them again); one barrier in all."""
+        local_main = int(os.environ.get("LOCAL_RANK", self.rank)) == 0
+        if not local_main:
+            self.barrier()
+        yield
+        if local_main:
+            self.barrier()
 
 
 def loader_over(loader: DataLoader, batches: list[list[int]]) -> DataLoader:

@@ -109,7 +109,8 @@ class Trainer:
         seed_everything(spec.train.seed)
         self.model = CLMLF.from_spec(spec.model).to(self.device)
         self.criterion = build_criterion(spec.losses, distributed=parallel.enabled)
-        self.inputs: Inputs = build_inputs(spec, self.model, self.device, augmented_train=spec.losses.dbcl_weight > 0, progress=self.progress)
+        with self.parallel.local_main_first():  # one process per node computes the feature caches, the others load them
+            self.inputs: Inputs = build_inputs(spec, self.model, self.device, augmented_train=spec.losses.dbcl_weight > 0, progress=self.progress)
         batches = parallel.global_batches(torch.arange(len(self.inputs.loaders["train"].dataset)), spec.train.batch_size)
         steps_per_epoch = math.ceil(len(batches) / spec.train.grad_accumulation)
         self.optimizer = build_optimizer(self.model, spec.train)

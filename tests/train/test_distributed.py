@@ -139,3 +139,13 @@ def test_nccl_without_cuda_is_a_clear_error():
     assert resolve_backend("auto", torch.device("cpu")) == "gloo"
     with pytest.raises(ValueError, match="nccl needs CUDA"):
         resolve_backend("nccl", torch.device("cpu"))
+
+
+@pytest.mark.parametrize("local_rank, order", [("0", ["block", "barrier"]), ("1", ["barrier", "block"])])
+def test_local_main_computes_first_and_the_others_wait(monkeypatch, local_rank, order):
+    events = []
+    monkeypatch.setenv("LOCAL_RANK", local_rank)
+    monkeypatch.setattr(Distributed, "barrier", lambda self: events.append("barrier"))
+    with Distributed(rank=int(local_rank) + 2, world=4).local_main_first():
+        events.append("block")
+    assert events == order
