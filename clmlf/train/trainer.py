@@ -57,20 +57,26 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+POSTFIX_EVERY = 25
+"""Training steps between updates of the progress bar's running loss means (each update synchronises with the GPU)."""
+
+
 @dataclass
 class LossTerms:
-    """Running sums of the loss terms over an epoch (for logging)."""
+    """Running sums of the loss terms over an epoch (for logging), kept as 0-d tensors where the terms live: adding
+    a step reads nothing back to the host (no GPU synchronisation); :meth:`means` does."""
 
-    sums: dict[str, float] = field(default_factory=dict)
+    sums: dict[str, torch.Tensor] = field(default_factory=dict)
     count: int = 0
 
     def add(self, terms: dict[str, torch.Tensor]) -> None:
         for name, value in terms.items():
-            self.sums[name] = self.sums.get(name, 0.0) + float(value)
+            value = value.detach().double()
+            self.sums[name] = self.sums[name] + value if name in self.sums else value
         self.count += 1
 
     def means(self) -> dict[str, float]:
-        return {name: total / max(self.count, 1) for name, total in self.sums.items()}
+        return {name: float(total) / max(self.count, 1) for name, total in self.sums.items()}
 
 
 class TrainingForward(nn.Module):
@@ -128,7 +134,7 @@ class Trainer:
         :class:`TrainingForward`, possibly wrapped in DDP."""
         augmented = model_inputs(batch, self.device, augmented=True) if self.spec.losses.dbcl_weight > 0 else None
         output, z_aug = forward(model_inputs(batch, self.device), augmented)
-        return self.criterion(output.logits.float(), batch["labels"].to(self.device), output.z, z_aug)
+        return self.criterion(output.logits.float(), batch["labels"].to(self.device, non_blocking=True), output.z, z_aug)
 
     # ----------------------------------------------------------------------------------------------- epochs
     def train_epoch(self, epoch: int) -> dict[str, float]:
@@ -161,7 +167,8 @@ class Trainer:
                 if self.ema is not None:
                     self.ema.update_parameters(self.model)
             running.add({"loss": loss.total.detach(), **loss.terms})
-            bar.set_postfix({name: f"{value:.3f}" for name, value in running.means().items()})
+            if self.progress and step % POSTFIX_EVERY == 0:  # reading the means waits for the device: not every step
+                bar.set_postfix({name: f"{value:.3f}" for name, value in running.means().items()})
         return running.means()
 
     @property

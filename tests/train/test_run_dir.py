@@ -84,3 +84,14 @@ def test_a_new_run_does_not_replace_a_saved_one_unless_asked(tmp_path, tiny_spec
     assert sorted(p.name for p in run.root.iterdir()) == ["config.json"]
     run.claim(resume=False, overwrite=False)  # a run that never finished an epoch has nothing to lose
     RunDir(tmp_path / "fresh").claim(resume=False, overwrite=False)
+
+
+def test_running_loss_means_stay_on_the_device_until_read():
+    from clmlf.train.trainer import LossTerms
+
+    running = LossTerms()
+    values = [0.25, 1.5, 3.0]
+    for value in values:
+        running.add({"loss": torch.tensor(value, requires_grad=True) * 1, "sc": torch.tensor(value / 2)})
+    assert all(isinstance(total, torch.Tensor) and not total.requires_grad for total in running.sums.values())
+    assert running.means() == {"loss": sum(values) / 3, "sc": sum(values) / 6}
