@@ -88,11 +88,13 @@ class ImageCheck:
         return "\n".join(lines)
 
 
-def check_images(samples: Sequence[Sample], on_bad_image: OnBadImage = "error", max_pixels: int = MAX_PIXELS) -> ImageCheck:
+def check_images(samples: Sequence[Sample], on_bad_image: OnBadImage = "error", max_pixels: int = MAX_PIXELS,
+                 source: str = "") -> ImageCheck:
     """Fully decode every sample's image once (samples without ``image_path`` pass).
 
     ``on_bad_image="error"`` raises one :class:`~clmlf.data.errors.DataError` listing every bad image after the scan;
-    ``"skip"`` returns them in :attr:`ImageCheck.bad` and keeps the rest, in order.
+    ``"skip"`` returns them in :attr:`ImageCheck.bad` and keeps the rest, in order. ``source`` (e.g.
+    ``"mvsa_single/train"``) names the samples in the error.
     """
     if on_bad_image not in ("error", "skip"):
         raise ValueError(f"on_bad_image must be 'error' or 'skip', got {on_bad_image!r}")
@@ -108,7 +110,7 @@ def check_images(samples: Sequence[Sample], on_bad_image: OnBadImage = "error", 
         kept.append(sample)
     if bad and on_bad_image == "error":
         raise problems_error(
-            f"image check of {len(samples)} samples",
+            f"image check of {len(samples)} samples{f' ({source})' if source else ''}",
             [error.brief() for error in bad],
             f"Replace or delete these files, or {SKIP_HINT}.",
         )

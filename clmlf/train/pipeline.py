@@ -52,7 +52,7 @@ def load_splits(data: DataSpec) -> DatasetSplits:
         return splits
     checked = {}
     for name in SPLITS:
-        result = check_images(splits.split(name), data.on_bad_image)
+        result = check_images(splits.split(name), data.on_bad_image, source=f"{splits.name}/{name}")
         if result.skipped:
             logger.warning("%s/%s: %s", splits.name, name, result.summary())
         if not result.kept:

@@ -158,10 +158,12 @@ def test_check_images_skip_counts_and_keeps_order(tmp_path):
     assert [s.id for s in check.kept] == ["a", "c"] and check.skipped == 2
     assert [error.sample_id for error in check.bad] == ["b", "d"]
     assert check.summary().startswith("kept 2 of 4 samples; skipped 2 with bad images")
+    assert "on_bad_image" not in check.summary(), "skipped already: no advice to skip"
 
     with pytest.raises(DataError) as caught:
-        check_images(samples)
+        check_images(samples, source="posts/dev")
     message = str(caught.value)
-    assert "2 problems" in message and "'b'" in message and "'d'" in message and "on_bad_image" in message
+    assert message.startswith("image check of 4 samples (posts/dev): 2 problems")
+    assert "'b'" in message and "'d'" in message and "on_bad_image" in message
     with pytest.raises(ValueError, match="'error' or 'skip'"):
         check_images(samples, on_bad_image="ignore")
