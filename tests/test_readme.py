@@ -30,3 +30,10 @@ def test_readme_example_runs(index, tmp_path, monkeypatch):
     if "BagOfWords" in namespace:  # the plugin example: its encoder runs and gives the documented output
         out = namespace["BagOfWords"](vocab_size=50, d_model=8)(torch.randint(0, 50, (2, 5)), torch.ones(2, 5))
         assert out.hidden.shape == (2, 5, 8) and out.pooled.shape == (2, 8)
+
+
+@pytest.mark.parametrize("config", sorted(path.name for path in (REPO / "configs").glob("*.yaml")))
+def test_every_preset_validates(config):
+    import clmlf
+
+    assert clmlf.load_spec(REPO / "configs" / config).name == config.removesuffix(".yaml")
