@@ -36,7 +36,7 @@ def _candidates() -> list[Path]:
 
 def locate_data_root(root: str | Path | None = None) -> tuple[Path, str]:
     """``(data root, how it was found)``; raises :class:`DataError` saying where it looked and how to set it."""
-    for value, source in ((root, "data.root"), (os.environ.get(ENV_VAR) or None, ENV_VAR)):
+    for value, source in ((root, "data.root (or --root)"), (os.environ.get(ENV_VAR) or None, ENV_VAR)):
         if value is None:
             continue
         path = Path(value).expanduser()

@@ -24,7 +24,7 @@ def test_explicit_beats_env_beats_search(tmp_path, monkeypatch):
 
 
 def test_bad_explicit_or_env_root_is_an_error_not_a_fallback(tmp_path, monkeypatch):
-    with pytest.raises(DataError, match=r"given by data.root is not a directory.*CLMLF_DATA_DIR"):
+    with pytest.raises(DataError, match=r"given by data.root \(or --root\) is not a directory.*CLMLF_DATA_DIR"):
         resolve_data_root(tmp_path / "nope")
     monkeypatch.setenv("CLMLF_DATA_DIR", str(tmp_path / "nope"))
     with pytest.raises(DataError, match="given by CLMLF_DATA_DIR is not a directory"):
