@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, PositiveInt
+from pydantic import Field, PositiveInt, model_validator
 
 from clmlf.data.clmlf_json import read_clmlf_split, read_translations
 from clmlf.data.errors import DataError, problems_error
@@ -191,6 +191,13 @@ class TranslatedDatasetOptions(DatasetOptions):
     translations: bool = True
     translation_check: TranslationCheck = "off"
     translation_min_overlap: float = Field(0.1, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _check_needs_translations(self) -> TranslatedDatasetOptions:
+        if self.translation_check != "off" and not self.translations:
+            raise ValueError(f"translation_check: {self.translation_check} checks back-translations, but translations is "
+                             "false; set translations: true or drop translation_check")
+        return self
 
 
 class MVSASingleSpec(TranslatedDatasetOptions):

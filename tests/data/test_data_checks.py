@@ -167,3 +167,11 @@ def test_tsv_index_and_image_id_with_whitespace_are_errors(tmp_path):
     message = str(caught.value)
     assert "line 2 (index ' 1'): field 'index' has leading/trailing whitespace (write it as '1')" in message
     assert "line 3 (index '2'): field 'image id' '2.jpg ' has leading/trailing whitespace (write it as '2.jpg')" in message
+
+
+def test_a_translation_check_needs_translations():
+    import clmlf
+    from conftest import TINY_CONFIG
+
+    with pytest.raises(clmlf.SpecError, match="translation_check: drop checks back-translations, but translations is false"):
+        clmlf.load_spec(TINY_CONFIG, ["data.dataset.translations=false", "data.dataset.translation_check=drop"])
