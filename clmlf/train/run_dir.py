@@ -114,6 +114,11 @@ class RunDir:
                 path = self.root / name
                 shutil.rmtree(path) if path.is_dir() else path.unlink()
 
+    def recorded_wall_s(self) -> float:
+        """The wall time ``metrics.json`` records so far (0 without one)."""
+        path = self.root / "metrics.json"
+        return float(json.loads(path.read_text()).get("wall_s") or 0.0) if path.is_file() else 0.0
+
     def write_metrics(self, metrics: dict) -> None:
         write_atomic(self.root / "metrics.json", json.dumps(metrics, indent=2))
 

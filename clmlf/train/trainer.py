@@ -127,6 +127,7 @@ class Trainer:
         self.history: list[dict] = []
         self.best: dict | None = None
         self.start_epoch = 0
+        self.earlier_wall_s = 0.0  # wall time of the sessions a resumed run continues
 
     # ----------------------------------------------------------------------------------------------- losses
     def losses(self, batch: dict, forward: nn.Module) -> LossOutput:
@@ -243,7 +244,7 @@ class Trainer:
             "test": None if test is None else test.metrics,
             "device": str(self.device) if self.device.type == "cpu" else torch.cuda.get_device_name(self.device),
             "world_size": self.parallel.world,
-            "wall_s": seconds,
+            "wall_s": self.earlier_wall_s + seconds,  # every session of a resumed run
             "train_s": sum(record["seconds"] for record in self.history),
             "samples": {name: len(dataset.split(name)) for name in ("train", "dev", "test")},
         }
@@ -254,6 +255,7 @@ class Trainer:
             logger.info("--resume: nothing saved in %s yet; starting from scratch", self.run.root)
             return
         self.start_epoch, self.history, self.best = state["epoch"], state["history"], state["best"]
+        self.earlier_wall_s = self.run.recorded_wall_s()
         logger.info("resuming after epoch %d of %d", self.start_epoch, self.spec.train.epochs)
 
 

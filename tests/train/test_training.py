@@ -118,9 +118,11 @@ def test_resume_after_interrupt_reaches_identical_metrics(tmp_path, monkeypatch,
     monkeypatch.setattr(Trainer, "train_epoch", interrupted)
     with pytest.raises(KeyboardInterrupt):
         train(spec, tmp_path / "resumed", progress=False)
-    assert json.loads((tmp_path / "resumed" / "metrics.json").read_text())["best_epoch"] == 1
+    interrupted_metrics = json.loads((tmp_path / "resumed" / "metrics.json").read_text())
+    assert interrupted_metrics["best_epoch"] == 1
     monkeypatch.setattr(Trainer, "train_epoch", original)
     resumed = train(spec, tmp_path / "resumed", resume=True, progress=False)
+    assert resumed["wall_s"] > interrupted_metrics["wall_s"] > 0, "the wall time counts both sessions"
     assert [e["dev"] for e in resumed["epochs"]] == [e["dev"] for e in reference["epochs"]]
     assert resumed["test"] == reference["test"]
     torch.testing.assert_close(
