@@ -81,6 +81,8 @@ def train(args: argparse.Namespace) -> int:
     from clmlf.train.distributed import is_main_process
     from clmlf.train.trainer import train as run_training
 
+    if args.resume and args.overwrite:
+        raise ValueError("--resume continues the run in --out and --overwrite replaces it: pass one of them")
     spec = load_spec(args.config, args.overrides)
     out = args.out or f"runs/{spec.name}"
     metrics = run_training(spec, out, resume=args.resume, progress=not args.no_progress, overwrite=args.overwrite)

@@ -261,7 +261,7 @@ def check_token_ids(input_ids: Tensor, attention_mask: Tensor, token_type_ids: T
                              f"{shape_of(tensor)}; make both in the same tokenizer call")
     if max_positions is not None and input_ids.shape[1] > max_positions:
         raise ValueError(f"input_ids has length {input_ids.shape[1]} but the text encoder has {max_positions} positions "
-                         f"(config.max_position_embeddings); truncate the texts, e.g. set model.text_encoder.max_length "
+                         f"(from config.max_position_embeddings); truncate the texts, e.g. set model.text_encoder.max_length "
                          f"<= {max_positions}")
 
 
@@ -316,11 +316,21 @@ def check_batch_sizes(inputs: dict[str, Tensor]) -> None:
                              "pass the same samples, in the same order, to every input")
 
 
+OFFSET_POSITIONS = frozenset({"roberta", "xlm-roberta", "camembert", "roberta-prelayernorm", "data2vec-text", "xmod", "longformer"})
+"""Model types whose position ids start after the padding id (RoBERTa family, BERTweet): pad_token_id + 1 of
+their ``max_position_embeddings`` hold no token position."""
+
+
 def max_text_positions(text_encoder: nn.Module) -> int | None:
-    """``max_position_embeddings`` of the text encoder's (or its ``backbone``'s) config, None where none is exposed."""
+    """How many tokens the text encoder's (or its ``backbone``'s) config has positions for, None where it exposes
+    no ``max_position_embeddings``."""
     config = getattr(text_encoder, "config", None) or getattr(getattr(text_encoder, "backbone", None), "config", None)
     limit = getattr(config, "max_position_embeddings", None)
-    return limit if isinstance(limit, int) else None
+    if not isinstance(limit, int):
+        return None
+    if getattr(config, "model_type", None) in OFFSET_POSITIONS:
+        limit -= (getattr(config, "pad_token_id", None) or 0) + 1
+    return limit
 
 
 TEXT_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "text_features")

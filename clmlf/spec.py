@@ -257,34 +257,16 @@ class DataSpec(BaseModel):
     feature_cache_dir: str | None = None
     num_workers: int = Field(0, ge=0)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _augmentation_follows_image_size(cls, data: Any) -> Any:
-        """An augmentation with an ``image_size`` field that leaves it unset gets ``data.image_size`` (so the resolved
-        spec, e.g. a run's config.json, says the size it trains at)."""
-        augmentation = data.get("augmentation") if isinstance(data, Mapping) else None
-        size = data.get("image_size", cls.model_fields["image_size"].default) if isinstance(data, Mapping) else None
-        if isinstance(augmentation, Mapping) and "image_size" not in augmentation and _has_field("augmentation", augmentation.get("type"), "image_size"):
-            return {**data, "augmentation": {**augmentation, "image_size": size}}
-        if isinstance(augmentation, ComponentSpec) and "image_size" in type(augmentation).model_fields and "image_size" not in augmentation.model_fields_set:
-            return {**data, "augmentation": augmentation.model_copy(update={"image_size": size})}
-        return data
-
     @model_validator(mode="after")
     def _one_image_size(self) -> DataSpec:
-        """Training views and evaluation share ``image_size``."""
+        """Training views and evaluation share ``image_size`` (an augmentation's None follows data.image_size)."""
         augmentation = self.augmentation
-        if augmentation is not None and getattr(augmentation, "image_size", self.image_size) != self.image_size:
+        if getattr(augmentation, "image_size", None) not in (None, self.image_size):
             message = (f"{augmentation.image_size} differs from data.image_size {self.image_size}: training views and evaluation "
                        "must share one size; leave it unset (it follows data.image_size) or set both")
             raise ValidationError.from_exception_data("DataSpec", [{"type": PydanticCustomError("one_image_size", message),
                                                                     "loc": ("augmentation", "image_size"), "input": augmentation.image_size}])
         return self
-
-
-def _has_field(kind: str, name: Any, field: str) -> bool:
-    """Whether the registered ``kind`` component ``name`` has a spec field ``field`` (False for unknown names)."""
-    return isinstance(name, str) and name in registry().names(kind) and field in registry().entry(kind, name).spec.model_fields
 
 
 class TrainSpec(BaseModel):

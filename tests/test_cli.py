@@ -92,3 +92,8 @@ def test_predict_batch_reads_relative_images_from_the_files_folder(tmp_path, mon
     posts.write_text(json.dumps({"text": "a", "image": "img/1.jpg"}) + "\n" + json.dumps({"text": "b", "image": "/abs/2.jpg"}) + "\n")
     assert len(list(predict_lines(str(tmp_path), None, None, None, str(posts)))) == 2
     assert [call[1] for call in fake.calls] == [posts.parent / "img/1.jpg", Path("/abs/2.jpg")]
+
+
+def test_resume_and_overwrite_do_not_combine(tmp_path, capsys):
+    assert main(["train", str(TINY_CONFIG), "--out", str(tmp_path), "--resume", "--overwrite"]) == 2
+    assert "pass one of them" in capsys.readouterr().err

@@ -233,3 +233,8 @@ def test_a_misspelt_config_override_is_refused():
     spec = clmlf.load_spec(TINY_CONFIG, ["model.text_encoder.config_overrides.hidden_sise=8"])
     with pytest.raises(ValueError, match="BertConfig has no field 'hidden_sise' \\(did you mean 'hidden_size'\\?\\)"):
         clmlf.build_model(spec)
+
+
+def test_constructor_settings_are_valid_config_overrides():
+    spec = clmlf.load_spec(TINY_CONFIG, ["model.text_encoder.config_overrides.attn_implementation=eager"])
+    assert clmlf.build_model(spec).text_encoder.backbone.config._attn_implementation == "eager"

@@ -58,24 +58,25 @@ class ToPixels:
         return f"{type(self).__name__}()"
 
 
-def eval_transform(image_size: int = 224, crop_pct: float | None = None, interpolation: Interpolation | None = None) -> ImageTransform:
-    """Deterministic view: RGB PIL image -> uint8 (3, image_size, image_size)."""
-    return v2.Compose(_resize_crop_pixels(image_size, crop_pct, interpolation, hflip=False))
+def eval_transform(image_size: int | None = 224, crop_pct: float | None = None, interpolation: Interpolation | None = None) -> ImageTransform:
+    """Deterministic view: RGB PIL image -> uint8 (3, image_size, image_size) (``image_size`` None: 224)."""
+    return v2.Compose(_resize_crop_pixels(image_size or 224, crop_pct, interpolation, hflip=False))
 
 
 def train_transform(
     num_ops: int = 2,
     magnitude: int = 14,
-    image_size: int = 224,
+    image_size: int | None = 224,
     hflip: bool = True,
     crop_pct: float | None = None,
     interpolation: Interpolation | None = None,
 ) -> ImageTransform:
-    """Random view: RandAugment(num_ops, magnitude of 0..30) -> resize/crop -> [hflip] -> uint8 (3, S, S)."""
+    """Random view: RandAugment(num_ops, magnitude of 0..30) -> resize/crop -> [hflip] -> uint8 (3, S, S)
+    (``image_size`` None: 224)."""
     if not 0 <= magnitude < MAGNITUDE_BINS:
         raise ValueError(f"RandAugment magnitude must lie in 0..{MAGNITUDE_BINS - 1}, got {magnitude}")
     randaugment = v2.RandAugment(num_ops=num_ops, magnitude=magnitude, num_magnitude_bins=MAGNITUDE_BINS)
-    return v2.Compose([randaugment, *_resize_crop_pixels(image_size, crop_pct, interpolation, hflip)])
+    return v2.Compose([randaugment, *_resize_crop_pixels(image_size or 224, crop_pct, interpolation, hflip)])
 
 
 class TwoViews:
@@ -93,10 +94,10 @@ class TwoViews:
 
 
 class ViewOptions(ComponentSpec):
-    """Fields both view specs share (not registered itself); ``None`` = from the image encoder's config. In a
-    training config, fields left unset follow the data section (``image_size`` = ``data.image_size``)."""
+    """Fields both view specs share (not registered itself); ``None`` = from the image encoder's config, and for
+    ``image_size`` from ``data.image_size`` (224 for a view built alone). A size given must equal ``data.image_size``."""
 
-    image_size: PositiveInt = 224
+    image_size: PositiveInt | None = None
     crop_pct: float | None = Field(None, gt=0.0, le=1.0)
     interpolation: Interpolation | None = None
 

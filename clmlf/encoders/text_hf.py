@@ -52,11 +52,17 @@ def load_hf_config(model_name: str, overrides: dict[str, Any]):
 
 
 def check_overrides(config, overrides: dict[str, Any]) -> None:
-    """Refuse ``config_overrides`` keys the config class does not define (transformers would keep a typo silently)."""
+    """Refuse ``config_overrides`` keys the config class does not know (transformers would keep a typo silently):
+    known are its fields, the constructor arguments of the class and of ``PretrainedConfig`` and settings kept as
+    private attributes (``attn_implementation``)."""
     import difflib
+    import inspect
 
-    known = type(config)().to_dict()
-    unknown = [key for key in overrides if key not in known]
+    from transformers import PretrainedConfig
+
+    default = type(config)()
+    known = {*default.to_dict(), *inspect.signature(type(config).__init__).parameters, *inspect.signature(PretrainedConfig.__init__).parameters}
+    unknown = [key for key in overrides if key not in known and not hasattr(default, key) and not hasattr(default, f"_{key}")]
     if unknown:
         hints = [f"{key!r}" + (f" (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(key, known, 1)) else "")
                  for key in unknown]

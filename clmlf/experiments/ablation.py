@@ -47,8 +47,10 @@ def earlier_rows(base: ExperimentSpec, out: Path, rerun: set[str]) -> dict[str, 
         if name in rerun or name not in ROWS:
             continue
         config = out / name / "seed0"
-        if (config / "config.json").is_file() and not spec_conflicts(RunDir(config).read_spec(), seeded(row_spec(base, ROWS[name]), 0)):
-            kept[name] = summary
-        else:
+        if not (config / "config.json").is_file():
+            logger.warning("%s: dropping row %s from the summary: %s is gone", path, name, config)
+        elif spec_conflicts(RunDir(config).read_spec(), seeded(row_spec(base, ROWS[name]), 0)):
             logger.warning("%s: dropping row %s from the summary: its runs are from another base config", path, name)
+        else:
+            kept[name] = summary
     return kept

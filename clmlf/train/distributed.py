@@ -122,9 +122,11 @@ class Distributed:
         local_main = int(os.environ.get("LOCAL_RANK", self.rank)) == 0
         if not local_main:
             self.barrier()
-        yield
-        if local_main:
-            self.barrier()
+        try:
+            yield
+        finally:  # a failing local main still releases the others, which then meet (and report) the error themselves
+            if local_main:
+                self.barrier()
 
 
 def loader_over(loader: DataLoader, batches: list[list[int]]) -> DataLoader:

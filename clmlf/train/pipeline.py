@@ -52,6 +52,8 @@ def load_splits(data: DataSpec) -> DatasetSplits:
         return splits
     checked = {}
     for name in SPLITS:
+        if not splits.split(name):
+            raise DataError(f"{splits.name}/{name}: the split has no samples; a dataset needs train, dev and test samples")
         result = check_images(splits.split(name), data.on_bad_image, source=f"{splits.name}/{name}")
         if result.skipped:
             logger.warning("%s/%s: %s", splits.name, name, result.summary())

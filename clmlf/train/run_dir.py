@@ -16,6 +16,8 @@ from clmlf.errors import SpecError
 from clmlf.spec import ExperimentSpec, validate_spec
 
 STATE_FILE = "trainer.pt"
+LEGACY_VIEW_SIZE = 224
+"""The augmentation ``image_size`` that configs saved before 2026-11-28 hold when it was left unset."""
 SAVED_OUTPUTS = ("state", ".state-previous", "checkpoint", "metrics.json")
 """What a run has saved once an epoch finished (config.json alone is written at the start)."""
 
@@ -27,7 +29,7 @@ EXECUTION_FIELDS: dict[str, frozenset[str]] = {
 }
 """Fields that say how a run executes, not what it learns: a finished run is reused, and a run resumed, across them."""
 RESUMABLE: dict[str, frozenset[str]] = {**EXECUTION_FIELDS, "train": EXECUTION_FIELDS["train"] | {"epochs"}}
-"""What ``--resume`` may change: the execution fields, and ``train.epochs`` (to extend or shorten the run)."""
+"""What ``--resume`` may change: the execution fields, and ``train.epochs`` (not below the epochs already trained)."""
 
 
 def spec_conflicts(saved: ExperimentSpec, new: ExperimentSpec, allowed: dict[str, frozenset[str]] = EXECUTION_FIELDS) -> list[str]:
@@ -49,6 +51,17 @@ def _differences(old, new, path: str) -> list[str]:
     if isinstance(old, dict) and isinstance(new, dict):
         return [line for key in sorted(old.keys() | new.keys()) for line in _differences(old.get(key), new.get(key), f"{path}.{key}")]
     return [] if old == new else [f"{path}: {json.dumps(old)} -> {json.dumps(new)}"]
+
+
+def saved_view_size(config: dict) -> dict:
+    """A saved config with the augmentation's ``image_size`` as today's specs write it: None (= data.image_size).
+    Configs saved before 2026-11-28 hold the old default 224 there, or the data size itself; the pipeline then
+    trained at data.image_size unless the size was set on purpose, which a saved config cannot tell apart."""
+    data = config.get("data") if isinstance(config, dict) else None
+    augmentation = data.get("augmentation") if isinstance(data, dict) else None
+    if isinstance(augmentation, dict) and augmentation.get("image_size") in (LEGACY_VIEW_SIZE, data.get("image_size")):
+        return {**config, "data": {**data, "augmentation": {**augmentation, "image_size": None}}}
+    return config
 
 
 def default_mode(directory: bool = False) -> int:
@@ -88,7 +101,7 @@ class RunDir:
         path = self.root / "config.json"
         if not path.is_file():
             raise FileNotFoundError(f"{path} is missing: {self.root} is not a clmlf run directory (made by `clmlf train --out`)")
-        return validate_spec(ExperimentSpec, json.loads(path.read_text()), str(path))
+        return validate_spec(ExperimentSpec, saved_view_size(json.loads(path.read_text())), str(path))
 
     def resume_spec(self, spec: ExperimentSpec) -> ExperimentSpec:
         """``spec`` if it may continue the run saved here: only the fields in :data:`RESUMABLE` may differ."""
@@ -102,7 +115,7 @@ class RunDir:
 
     def claim(self, resume: bool, overwrite: bool, is_main: bool = True) -> None:
         """Refuse to start a new run over a saved one (a finished epoch: state, checkpoint or metrics) unless
-        ``resume`` or ``overwrite`` (which removes them first, on the main process)."""
+        ``resume`` or ``overwrite`` (which removes them, the predictions and the plots first, on the main process)."""
         saved = [name for name in SAVED_OUTPUTS if (self.root / name).exists()]
         if resume or not saved:
             return
@@ -110,9 +123,11 @@ class RunDir:
             raise FileExistsError(f"{self.root} already holds a run ({', '.join(saved)}): pass --resume to continue it, "
                                   "--overwrite to replace it, or a new --out")
         if is_main:
-            for name in saved:
-                path = self.root / name
-                shutil.rmtree(path) if path.is_dir() else path.unlink()
+            for path in [self.root / name for name in SAVED_OUTPUTS] + [*self.root.glob("predictions_*.jsonl"), *self.root.glob("*.png")]:
+                if path.is_dir():
+                    shutil.rmtree(path)
+                elif path.exists():
+                    path.unlink()
 
     def recorded_wall_s(self) -> float:
         """The wall time ``metrics.json`` records so far (0 without one)."""

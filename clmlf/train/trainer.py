@@ -254,6 +254,9 @@ class Trainer:
         if state is None:
             logger.info("--resume: nothing saved in %s yet; starting from scratch", self.run.root)
             return
+        if state["epoch"] > self.spec.train.epochs:
+            raise ValueError(f"{self.run.root} has trained {state['epoch']} epochs already; --resume with train.epochs >= "
+                             f"{state['epoch']} (got {self.spec.train.epochs}), or start a new --out")
         self.start_epoch, self.history, self.best = state["epoch"], state["history"], state["best"]
         self.earlier_wall_s = self.run.recorded_wall_s()
         logger.info("resuming after epoch %d of %d", self.start_epoch, self.spec.train.epochs)

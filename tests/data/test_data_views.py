@@ -59,14 +59,14 @@ def test_registered_augmentations_mirror_specs():
         entry = REGISTRY.entry("augmentation", name)
         assert set(inspect.signature(entry.component).parameters) == set(entry.spec.model_fields) - {"type"}
     spec = RandAugmentSpec()
-    assert (spec.num_ops, spec.magnitude, spec.image_size, spec.hflip) == (2, 14, 224, True)
+    assert (spec.num_ops, spec.magnitude, spec.image_size, spec.hflip) == (2, 14, None, True)  # None: data.image_size
     transform = REGISTRY.entry("augmentation", "randaugment").component(**spec.kwargs())
-    assert transform(Image.new("RGB", (10, 10))).shape == (3, 224, 224)
+    assert transform(Image.new("RGB", (10, 10))).shape == (3, 224, 224), "built alone: 224"
 
 
 def test_view_specs_drop_the_null_normalisation_of_old_run_configs_and_refuse_values():
     old = {"type": "randaugment", "num_ops": 2, "magnitude": 14, "image_size": 224, "hflip": True, "crop_pct": None,
            "mean": None, "std": None, "interpolation": None}  # a config.json written when views normalised
-    assert RandAugmentSpec.model_validate(old) == RandAugmentSpec()
+    assert RandAugmentSpec.model_validate(old) == RandAugmentSpec(image_size=224)
     with pytest.raises(ValueError, match="mean/std: views give uint8 pixels and the image encoder normalises"):
         NoAugmentationSpec.model_validate({"type": "none", "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]})

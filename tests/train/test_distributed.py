@@ -149,3 +149,12 @@ def test_local_main_computes_first_and_the_others_wait(monkeypatch, local_rank, 
     with Distributed(rank=int(local_rank) + 2, world=4).local_main_first():
         events.append("block")
     assert events == order
+
+
+def test_a_failing_local_main_still_releases_the_others(monkeypatch):
+    events = []
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    monkeypatch.setattr(Distributed, "barrier", lambda self: events.append("barrier"))
+    with pytest.raises(ValueError, match="bad data"), Distributed(rank=0, world=2).local_main_first():
+        raise ValueError("bad data")
+    assert events == ["barrier"]

@@ -52,3 +52,24 @@ def test_a_plugin_dataset_gets_named_errors(monkeypatch, capsys):
         build_splits(spec)
     assert main(["dataset-info", "toy_demo"]) == 2
     assert "size: field required" in capsys.readouterr().err.lower()
+
+
+def test_a_split_without_samples_is_named(monkeypatch, tiny_spec):
+    import clmlf.train.pipeline as pipeline
+    from clmlf.data.errors import DataError
+
+    empty_test = DatasetSplits(name="posts", label_names=("positive",), train=splits("x").train, dev=splits("x").dev, test=[],
+                               has_images=True, metric="weighted")
+    monkeypatch.setattr(pipeline, "build_splits", lambda dataset, root=None: empty_test)
+    with pytest.raises(DataError, match="posts/test: the split has no samples"):
+        pipeline.load_splits(tiny_spec.data)
+
+
+def test_longer_positions_of_roberta_style_encoders_are_counted():
+    from transformers import BertConfig, RobertaConfig
+
+    from clmlf.model import max_text_positions
+
+    roberta, bert = nn.Module(), nn.Module()
+    roberta.config, bert.config = RobertaConfig(max_position_embeddings=10, pad_token_id=1), BertConfig(max_position_embeddings=10)
+    assert max_text_positions(roberta) == 8 and max_text_positions(bert) == 10 and max_text_positions(nn.Module()) is None
