@@ -150,6 +150,16 @@ def test_json_syntax_and_shape_errors(tmp_path):
     assert read_translations(write_json(tmp_path / "ok.json", [{"id": 1, "text_translation": "a"}])) == {"1": "a"}
 
 
+def assert_problems(read, path, expected: list[str]) -> None:
+    """``read(path)`` raises one DataError that counts and names every ``expected`` problem."""
+    with pytest.raises(DataError) as caught:
+        read(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: {len(expected)} problems")
+    for line in expected:
+        assert line in message
+
+
 def test_malformed_tsv_lines_are_all_reported(tmp_path):
     lines = [
         "1\t2\t1.jpg\t$T$ ok\tA",
@@ -160,18 +170,13 @@ def test_malformed_tsv_lines_are_all_reported(tmp_path):
         "1\t0\t1.jpg\t$T$ dup\tB",
     ]
     path = write_tsv(tmp_path / "train.tsv", lines)
-    with pytest.raises(DataError) as caught:
-        read_tombert_tsv(path)
-    message = str(caught.value)
-    assert message.startswith(f"{path}: 5 problems")
-    for expected in (
+    assert_problems(read_tombert_tsv, path, [
         "line 3 (index '2'): field 'label': expected 0..2 (0 negative, 1 neutral, 2 positive), got '5'",
         "line 4 (index '3'): field 'tweet': no $T$ marker",
         "line 5 (index '4'): field 'aspect' is empty",
         "line 6: expected 5 tab-separated fields",
         "line 7 (index '1'): duplicate index (first at line 2)",
-    ):
-        assert expected in message
+    ])
     with pytest.raises(DataError, match="line 1: expected the TomBERT header"):
         read_tombert_tsv(write_tsv(tmp_path / "noheader.tsv", lines[:1], header="1\t2\t1.jpg\t$T$\tA"))
 
