@@ -77,7 +77,11 @@ class Registry:
 
     def add(self, kind: str, name: str, component: Callable[..., Any], spec: type[ComponentSpec], override: bool = False) -> None:
         """Register ``component`` under ``kind/name`` with its ``spec`` class."""
+        from clmlf.spec import ComponentSpec
+
         entries = self._check_kind(kind)
+        if not (isinstance(spec, type) and issubclass(spec, ComponentSpec)):
+            raise RegistryError(f"spec for {kind}/{name} must be a subclass of clmlf.ComponentSpec; got {spec!r}")
         spec_type = spec.model_fields.get("type")
         if spec_type is None or spec_type.default != name:
             raise RegistryError(

@@ -18,6 +18,9 @@ from pydantic_core import PydanticCustomError, core_schema
 from clmlf.errors import SpecError
 from clmlf.registry import did_you_mean, registry
 
+SHARED_SIZES = ("d_model", "num_classes")
+"""Sizes a :class:`ModelSpec` fills into the component specs that leave them None."""
+
 
 class ComponentSpec(BaseModel):
     """Base of every component spec. Subclasses declare ``type: Literal["name"] = "name"`` plus constructor kwargs."""
@@ -30,9 +33,12 @@ class ComponentSpec(BaseModel):
         return {name: getattr(self, name) for name in type(self).model_fields if name != "type"}
 
     def build(self, **overrides: Any) -> Any:
-        """Instantiate the registered component with this spec's fields (``overrides`` win)."""
+        """Instantiate the registered component with this spec's fields (``overrides`` win). A shared size
+        (:data:`SHARED_SIZES`) still None, as in a spec built outside a :class:`ModelSpec`, is not passed: the
+        component's own default applies."""
         component = registry().entry(self.component_kind, self.type).component
-        return component(**{**self.kwargs(), **overrides})
+        kwargs = {name: value for name, value in self.kwargs().items() if not (name in SHARED_SIZES and value is None)}
+        return component(**{**kwargs, **overrides})
 
 
 class Component:
@@ -174,7 +180,7 @@ class ModelSpec(BaseModel):
 
     @model_validator(mode="after")
     def _fill_shared_sizes(self) -> ModelSpec:
-        shared = {"d_model": self.d_model, "num_classes": self.num_classes}
+        shared = {name: getattr(self, name) for name in SHARED_SIZES}
         for name in COMPONENT_FIELDS:
             spec = getattr(self, name)
             if spec is None:

@@ -1,8 +1,13 @@
-"""CLMLF.forward refuses malformed inputs up front with errors that name the argument (shapes/dtypes only)."""
+"""CLMLF.forward, and each component used alone, refuse malformed inputs up front with errors that name the argument
+(shapes/dtypes only)."""
 
 import pytest
 import torch
 
+from clmlf.encoders import minilm_text_encoder, torchvision_resnet_encoder
+from clmlf.encoders.projection import token_projection
+from clmlf.fusion import FusionEncoder, ImageTransformerEncoder, LateFusion
+from clmlf.heads import AttentionPooling, CLSPooling, MeanPooling
 from conftest import tiny_batch
 
 
@@ -93,3 +98,93 @@ def test_checks_trace_without_graph_breaks(tiny_model):
     check = torch.compile(tiny_model._check_inputs, backend="eager", fullgraph=True)
     check(**tiny_batch())
     check(**{**tiny_batch(), "pixel_values": None, "image_features": torch.randn(2, 8, 2, 2)})
+
+
+def components(d_model: int = 16):
+    """Each sequence component alone (no spec, no CLMLF), tiny and random."""
+    layer = {"d_model": d_model, "num_layers": 1, "num_heads": 2, "ffn_dim": 32}
+    return {"fusion": FusionEncoder(**layer), "image_transformer": ImageTransformerEncoder(**layer),
+            "late": LateFusion(d_model), "attention": AttentionPooling(d_model), "cls": CLSPooling(), "mean": MeanPooling()}
+
+
+def seq(batch=2, length=5, width=16):
+    return torch.randn(batch, length, width)
+
+
+MASK = torch.ones(2, 5, dtype=torch.bool)
+BAD_COMPONENT_INPUTS = {
+    "fusion text_mask shape": ("fusion", lambda: (seq(), torch.ones(2, 6, dtype=torch.bool), seq(length=4)), ValueError,
+                               r"text_mask must have the shape \(B, L\) = \(2, 5\) of text, got \(2, 6\)"),
+    "fusion image batch": ("fusion", lambda: (seq(), MASK, seq(batch=3, length=4)), ValueError,
+                           r"text has batch 2 but image has 3"),
+    "fusion image width": ("fusion", lambda: (seq(), MASK, seq(length=4, width=17)), ValueError,
+                           r"image has width D=17 but the module was built with d_model=16"),
+    "fusion image rank": ("fusion", lambda: (seq(), MASK, torch.randn(2, 16)), ValueError,
+                          r"image must be a token sequence \(B, L, D\), got shape \(2, 16\)"),
+    "fusion image_mask shape": ("fusion", lambda: (seq(), MASK, seq(length=4), torch.ones(2, 3, dtype=torch.bool)), ValueError,
+                                r"image_mask must have the shape \(B, L\) = \(2, 4\) of image, got \(2, 3\)"),
+    "fusion float additive mask": ("fusion", lambda: (seq(), torch.zeros(2, 5), seq(length=4)), TypeError,
+                                   r"text_mask must be bool \(True for real tokens\) or 0/1 integers, got torch.float32"),
+    "TE_I feature map": ("image_transformer", lambda: (torch.randn(2, 16, 2, 2),), ValueError,
+                         r"tokens must be a token sequence \(B, L, D\), got shape \(2, 16, 2, 2\)"),
+    "TE_I width": ("image_transformer", lambda: (seq(width=8),), ValueError, r"tokens has width D=8 but .* d_model=16"),
+    "TE_I mask shape": ("image_transformer", lambda: (seq(), torch.ones(2, 4, dtype=torch.bool)), ValueError,
+                        r"mask must have the shape \(B, L\) = \(2, 5\) of tokens, got \(2, 4\)"),
+    "late image batch": ("late", lambda: (seq(), MASK, seq(batch=1)), ValueError, r"text has batch 2 but image has 1"),
+    "attention mask broadcast": ("attention", lambda: (seq(), MASK[:1]), ValueError,
+                                 r"mask must have the shape \(B, L\) = \(2, 5\) of hidden, got \(1, 5\)"),
+    "attention width": ("attention", lambda: (seq(width=8), MASK), ValueError, r"hidden has width D=8 but .* d_model=16"),
+    "cls pooled vector": ("cls", lambda: (torch.randn(2, 16), MASK), ValueError,
+                          r"hidden must be a token sequence \(B, L, D\), got shape \(2, 16\)"),
+    "mean mask shape": ("mean", lambda: (seq(), MASK[:, :3]), ValueError, r"mask must have the shape \(B, L\) = \(2, 5\)"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_COMPONENT_INPUTS))
+def test_components_alone_name_the_bad_argument(case):
+    name, make, error, message = BAD_COMPONENT_INPUTS[case]
+    with pytest.raises(error, match=message):
+        components()[name](*make())
+
+
+def test_components_alone_take_bool_or_integer_masks_alike():
+    """HF tokenizers give 0/1 int64 masks; every sequence component reads them as bool (TE_I used to crash in SDPA)."""
+    mask = torch.ones(2, 5, dtype=torch.long)
+    mask[0, 3:] = 0
+    for name, module in components().items():
+        module.eval()
+        args = (seq(), mask, seq(length=4)) if name in ("fusion", "late") else (seq(), mask)
+        torch.manual_seed(0)
+        as_long = module(*args)
+        torch.manual_seed(0)
+        as_bool = module(*args[:1], mask.bool(), *args[2:])
+        for field in ("hidden", "pooled"):
+            if hasattr(as_long, field):
+                torch.testing.assert_close(getattr(as_long, field), getattr(as_bool, field))
+
+
+def test_text_encoder_alone_checks_like_the_model():
+    """A mismatched attention_mask used to run silently (broadcast by the backbone) with a mask of the wrong shape out."""
+    encoder = minilm_text_encoder(pretrained=False, d_model=16, config_overrides={
+        "hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64})
+    ids = torch.randint(1000, 2000, (2, 7))
+    for mask in (torch.ones(2, 5, dtype=torch.long), torch.ones(1, 7, dtype=torch.long)):
+        with pytest.raises(ValueError, match=r"attention_mask must have the shape \(B, Lt\) = \(2, 7\) of input_ids"):
+            encoder(ids, mask)
+    with pytest.raises(ValueError, match=r"input_ids must be 2-D \(B, Lt\)"):
+        encoder(ids[0], torch.ones(7, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"attention_mask must have the shape \(B, Lt\) = \(2, 7\) of text_features"):
+        encoder.tokens(torch.randn(2, 7, 32), torch.ones(2, 6, dtype=torch.long))
+
+
+@pytest.mark.parametrize("build, message", [
+    (lambda: FusionEncoder(16, num_heads=2, activation="swish"), r"activation must be one of 'gelu', 'relu', 'gelu_tanh'; got 'swish'"),
+    (lambda: token_projection(8, 8, "mlp"), r"projection must be one of 'linear_gelu', 'linear', 'none'; got 'mlp'"),
+    (lambda: torchvision_resnet_encoder(depth=18, pretrained=False, token_layout="grid"),
+     r"token_layout must be one of 'spatial', 'legacy_view'; got 'grid'"),
+    (lambda: torchvision_resnet_encoder(depth=20, pretrained=False), r"depth must be one of 18, 34, 50, 101, 152; got 20"),
+])
+def test_constructor_options_are_checked_like_the_specs(build, message):
+    """Unknown option strings used to raise a bare KeyError or, for projection and token_layout, fall back silently."""
+    with pytest.raises(ValueError, match=message):
+        build()

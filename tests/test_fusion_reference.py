@@ -70,3 +70,22 @@ def test_attention_pooling_follows_equations_6_to_9(output_projection):
             pooled = torch.nn.functional.gelu(pooled @ pool.project[0].weight.T + pool.project[0].bias)
         torch.testing.assert_close(out.pooled[b], pooled)
         torch.testing.assert_close(out.weights[b, mask[b]], alpha)
+
+
+def test_a_row_without_real_tokens_gives_zeros_not_nan():
+    """A fully padded row: SDPA attends to nothing (zeros); the need_weights path and attention pooling did NaN."""
+    from clmlf.fusion import FusionEncoder
+
+    fusion = FusionEncoder(8, num_layers=2, num_heads=2, ffn_dim=16, dropout=0.0).eval()
+    pool = AttentionPooling(8)
+    text = torch.randn(2, 4, 8, requires_grad=True)
+    mask = torch.tensor([[True, True, False, False], [False, False, False, False]])
+    sdpa = fusion(text, mask)
+    explicit = fusion(text, mask, need_weights=True)
+    torch.testing.assert_close(explicit.hidden, sdpa.hidden)
+    assert (explicit.attentions[-1][1] == 0).all()
+    out = pool(explicit.hidden, explicit.mask)
+    assert torch.isfinite(out.pooled).all() and (out.weights[1] == 0).all()
+    torch.testing.assert_close(out.weights[0].sum(), torch.tensor(1.0))
+    out.pooled.sum().backward()
+    assert torch.isfinite(text.grad).all() and all(torch.isfinite(p.grad).all() for p in pool.parameters())

@@ -99,10 +99,16 @@ def test_pixel_statistics_are_not_in_the_state_dict(tiny_model):
     assert not any(name.rsplit(".", 1)[-1] in ("pixel_mean", "pixel_std") for name in tiny_model.state_dict())
 
 
-def test_uint8_pixels_of_the_wrong_shape_are_refused(tiny_model):
-    for shape in ((2, 1, 64, 64), (3, 64, 64)):
-        with pytest.raises(ValueError, match=r"pixel_values: uint8 pixels must be \(B, 3, H, W\), got shape"):
-            tiny_model.image_encoder(torch.zeros(shape, dtype=torch.uint8))
+def test_pixels_of_the_wrong_shape_are_refused_by_the_image_encoder_alone(tiny_model):
+    """The encoder used on its own checks like CLMLF.forward: uint8 and float pixels alike."""
+    for shape in ((2, 1, 64, 64), (3, 64, 64), (2, 64, 64, 3)):
+        for dtype in (torch.uint8, torch.float32):
+            with pytest.raises(ValueError, match=r"pixel_values must be \(B, 3, H, W\), got shape"):
+                tiny_model.image_encoder(torch.zeros(shape, dtype=dtype))
+    with pytest.raises(TypeError, match=r"pixel_values are torch.float64 but the image encoder's parameters are torch.float32"):
+        tiny_model.image_encoder(torch.zeros(2, 3, 64, 64, dtype=torch.float64))
+    with pytest.raises(ValueError, match=r"image_features must be a cached feature map \(B, C, h, w\) or tokens"):
+        tiny_model.image_encoder.tokens(torch.zeros(2, 8))
 
 
 def test_forward_pair_of_uint8_views_matches_two_calls_and_never_mixes_dtypes(tiny_model):

@@ -58,3 +58,20 @@ def test_builtins_cover_every_kind_of_the_core():
     for kind in ("text_encoder", "image_encoder", "image_transformer", "fusion", "pooler", "head", "projection", "formatter"):
         assert listed[kind], kind
     assert clmlf.list_components("image_encoder", pattern="*resnet*") == {"image_encoder": ["torchvision_resnet"]}
+
+
+def test_spec_must_be_a_component_spec_class():
+    with pytest.raises(RegistryError, match=r"spec for pooler/dummy must be a subclass of clmlf.ComponentSpec; got <class 'dict'>"):
+        Registry().add("pooler", "dummy", Dummy, dict)
+
+
+@pytest.mark.parametrize("kind, name", [("head", "mlp"), ("pooler", "attention"), ("projection", "mlp")])
+def test_a_spec_built_alone_leaves_unset_shared_sizes_to_the_component(kind, name):
+    """d_model / num_classes stay None until a ModelSpec fills them; built alone, the component's default applies
+    (passing None used to fail inside the constructor: ``NoneType // int``)."""
+    from clmlf.registry import get_spec_class
+
+    spec = get_spec_class(kind, name)()
+    built, default = spec.build(), clmlf.get_component(kind, name)()
+    assert [p.shape for p in built.parameters()] == [p.shape for p in default.parameters()]
+    assert spec.build(d_model=8) is not None  # an override still wins

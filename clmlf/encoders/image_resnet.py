@@ -6,6 +6,7 @@ from typing import Literal
 
 from torch import nn
 
+from clmlf.checks import check_choice
 from clmlf.encoders.image_tokens import ImageDataConfig, ImageTokenEncoder, ImageTokenOptions
 from clmlf.registry import register
 
@@ -37,6 +38,7 @@ def torchvision_resnet_encoder(
     reference code's), from the torch cache or the network, or ``weights_path`` (a local state dict)."""
     import torchvision
 
+    check_choice("depth", depth, DEPTHS)
     builder = getattr(torchvision.models, f"resnet{depth}")
     weights = "IMAGENET1K_V1" if pretrained and weights_path is None else None
     resnet = builder(weights=weights)

@@ -9,6 +9,7 @@ import torch
 from pydantic import Field
 from torch import Tensor, nn
 
+from clmlf.checks import check_choice, check_image_features, check_pixels, pixel_expectations
 from clmlf.encoders.projection import TokenProjection, freeze_module, token_projection
 from clmlf.outputs import EncoderOutput
 from clmlf.spec import ComponentSpec
@@ -82,6 +83,7 @@ class ImageTokenEncoder(nn.Module):
         channels_last: bool = True,
     ) -> None:
         super().__init__()
+        check_choice("token_layout", token_layout, TokenLayout)
         self.backbone = backbone
         self.num_features = num_features
         self.data_config = data_config
@@ -110,11 +112,9 @@ class ImageTokenEncoder(nn.Module):
         """uint8 (B, 3, H, W) -> ``(x / 255 - mean) / std`` (B, 3, H, W) in the backbone's memory format, one copy, in
         the buffers' dtype (float32, even under autocast, unless the module was cast); float pixels are taken as
         normalised already and only change memory format."""
+        check_pixels(pixel_values, *pixel_expectations(self))
         if pixel_values.dtype != torch.uint8:
             return pixel_values.contiguous(memory_format=self.memory_format)
-        channels = self.pixel_mean.shape[1]
-        if pixel_values.dim() != 4 or pixel_values.shape[1] != channels:
-            raise ValueError(f"pixel_values: uint8 pixels must be (B, {channels}, H, W), got shape {tuple(pixel_values.shape)}")
         pixels = pixel_values.to(self.pixel_mean.dtype, memory_format=self.memory_format)
         return pixels.mul_(1 / 255).sub_(self.pixel_mean).div_(self.pixel_std)
 
@@ -125,8 +125,9 @@ class ImageTokenEncoder(nn.Module):
             return self.backbone(self.normalise(pixel_values))
 
     def tokens(self, features: Tensor) -> EncoderOutput:
-        """Feature map (cached or fresh) -> projected tokens (B, Li, d_model), mask (B, Li), pooled (B, d_model)."""
-        features = features.to(self.project_dtype)
+        """Feature map (B, C, h, w) or tokens (B, N, C) (cached or fresh) -> projected tokens (B, Li, d_model),
+        mask (B, Li), pooled (B, d_model)."""
+        features = check_image_features(features).to(self.project_dtype)
         raw = feature_map_to_tokens(self.pool(features) if features.dim() == 4 else features, self.token_layout)
         hidden = self.project(raw)
         pooled_raw = features.mean(dim=(2, 3)) if features.dim() == 4 else features.mean(dim=1)
@@ -143,4 +144,5 @@ class ImageTokenEncoder(nn.Module):
         return next(self.project.parameters()).dtype
 
     def forward(self, pixel_values: Tensor) -> EncoderOutput:
+        """pixel_values (B, 3, H, W), uint8 or normalised float -> tokens (B, Li, d_model), mask (B, Li), pooled (B, d_model)."""
         return self.tokens(self.features(pixel_values))

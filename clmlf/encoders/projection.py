@@ -6,11 +6,14 @@ from typing import Literal
 
 from torch import nn
 
+from clmlf.checks import check_choice
+
 TokenProjection = Literal["linear_gelu", "linear", "none"]
 
 
 def token_projection(in_dim: int, d_model: int, kind: TokenProjection) -> nn.Module:
     """(..., in_dim) -> (..., d_model). ``"none"`` needs ``in_dim == d_model``."""
+    check_choice("projection", kind, TokenProjection)
     if kind == "none":
         if in_dim != d_model:
             raise ValueError(f"projection 'none' needs the encoder width ({in_dim}) to equal d_model ({d_model})")

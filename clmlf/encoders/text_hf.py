@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import Field
 from torch import Tensor, nn
 
+from clmlf.checks import check_text_features, check_token_ids, max_text_positions
 from clmlf.encoders.layer_range import layer_range
 from clmlf.encoders.projection import TokenProjection, freeze_module, token_projection
 from clmlf.outputs import EncoderOutput
@@ -181,6 +182,7 @@ class HFTextEncoder(nn.Module):
     def tokens(self, features: Tensor, attention_mask: Tensor, depth: int | None = None) -> EncoderOutput:
         """Backbone states (B, L, H), fresh or cached, after ``depth`` layers (None: all; the remaining layers run
         here) -> hidden (B, L, d_model), mask (B, L), pooled = [CLS]."""
+        check_text_features(features, attention_mask)
         if depth is not None and depth < self.num_layers:
             features = features.to(next(self.backbone.parameters()).dtype)
             features = layer_range(self.backbone, depth, self.num_layers)(inputs_embeds=features, attention_mask=attention_mask).last_hidden_state
@@ -188,5 +190,7 @@ class HFTextEncoder(nn.Module):
         return EncoderOutput(hidden, attention_mask.bool(), hidden[:, 0])
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor | None = None) -> EncoderOutput:
-        """input_ids, attention_mask, token_type_ids: (B, L) -> hidden (B, L, d_model), mask (B, L), pooled = [CLS]."""
+        """input_ids, attention_mask, token_type_ids: (B, L) -> hidden (B, L, d_model), mask (B, L), pooled = [CLS].
+        Malformed inputs raise, naming the argument (:func:`clmlf.checks.check_token_ids`)."""
+        check_token_ids(input_ids, attention_mask, token_type_ids, max_text_positions(self))
         return self.tokens(self.features(input_ids, attention_mask, token_type_ids), attention_mask)

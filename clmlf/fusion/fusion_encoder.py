@@ -8,6 +8,7 @@ import torch
 from pydantic import Field
 from torch import Tensor, nn
 
+from clmlf.checks import check_batch_sizes, check_sequence
 from clmlf.fusion.layers import TransformerSpecFields, TransformerStack, full_mask
 from clmlf.outputs import TransformerOutput
 from clmlf.registry import register
@@ -43,12 +44,17 @@ class FusionEncoder(nn.Module):
         image_mask: Tensor | None = None,
         need_weights: bool = False,
     ) -> TransformerOutput:
-        """Returns the fused (B, Lt+Li, D) sequence, its (B, Lt+Li) mask and optional attentions."""
+        """text (B, Lt, D) with text_mask (B, Lt) and image (B, Li, D) with image_mask (B, Li) (masks bool or 0/1, True
+        for real tokens; image_mask None: all real) -> fused hidden (B, Lt+Li, D), bool mask (B, Lt+Li) and, when
+        ``need_weights``, one (B, H, L, L) attention map per layer. Malformed inputs raise, naming the argument."""
+        text_mask = check_sequence(text, text_mask, self.stack.d_model, ("text", "text_mask"))
+        if image is not None:
+            image_mask = check_sequence(image, full_mask(image) if image_mask is None else image_mask, self.stack.d_model,
+                                        ("image", "image_mask"))
+            check_batch_sizes({"text": text, "image": image})
         if self.modality is not None:
             text = text + self.modality[0]
             image = None if image is None else image + self.modality[1]
         if image is None:
-            return self.stack(text, text_mask.bool(), need_weights)
-        image_mask = full_mask(image) if image_mask is None else image_mask
-        joint = torch.cat([text, image], dim=1)
-        return self.stack(joint, torch.cat([text_mask.bool(), image_mask.bool()], dim=1), need_weights)
+            return self.stack(text, text_mask, need_weights)
+        return self.stack(torch.cat([text, image], dim=1), torch.cat([text_mask, image_mask], dim=1), need_weights)

@@ -8,6 +8,7 @@ import torch
 from pydantic import Field
 from torch import Tensor, nn
 
+from clmlf.checks import check_sequence
 from clmlf.fusion.layers import TransformerSpecFields, TransformerStack, full_mask
 from clmlf.outputs import TransformerOutput
 from clmlf.registry import register
@@ -42,7 +43,9 @@ class ImageTransformerEncoder(nn.Module):
             nn.init.trunc_normal_(self.position, std=0.02)
 
     def forward(self, tokens: Tensor, mask: Tensor | None = None, need_weights: bool = False) -> TransformerOutput:
-        mask = full_mask(tokens) if mask is None else mask
+        """tokens (B, Li, D) with mask (B, Li) (bool or 0/1, True for real tokens; None: all real) -> hidden (B, Li, D),
+        bool mask (B, Li) and, when ``need_weights``, one (B, H, Li, Li) attention map per layer."""
+        mask = check_sequence(tokens, full_mask(tokens) if mask is None else mask, self.stack.d_model, ("tokens", "mask"))
         if self.position is not None:
             if tokens.shape[1] > self.position.shape[1]:
                 raise ValueError(f"{tokens.shape[1]} image tokens exceed max_tokens={self.position.shape[1]}")

@@ -8,6 +8,7 @@ import torch
 from pydantic import Field
 from torch import Tensor, nn
 
+from clmlf.checks import check_batch_sizes, check_sequence
 from clmlf.fusion.layers import full_mask
 from clmlf.heads.pooling_mean import MeanPooling
 from clmlf.outputs import TransformerOutput
@@ -38,6 +39,7 @@ class LateFusion(nn.Module):
         if not modalities or len(set(modalities)) != len(modalities):
             raise ValueError(f"modalities must name text and/or image once each, got {modalities}")
         self.modalities = tuple(modalities)
+        self.d_model = d_model
         self.mean = MeanPooling()
         self.project = nn.Sequential(nn.Linear(len(self.modalities) * d_model, d_model), nn.GELU())
 
@@ -55,6 +57,9 @@ class LateFusion(nn.Module):
             sequences["image"] = (image, full_mask(image) if image_mask is None else image_mask)
         if any(name not in sequences for name in self.modalities):
             raise ValueError("late fusion over the image needs image tokens (this model has no image encoder?)")
+        for name, (hidden, mask) in sequences.items():
+            check_sequence(hidden, mask, self.d_model, (name, f"{name}_mask"))
+        check_batch_sizes({name: hidden for name, (hidden, _) in sequences.items()})
         pooled = [self.mean(*sequences[name]).pooled for name in self.modalities]
         fused = self.project(torch.cat(pooled, dim=-1)).unsqueeze(1)
         return TransformerOutput(fused, full_mask(fused))

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import Tensor, nn
 
+from clmlf.checks import check_choice, check_sequence
 from clmlf.outputs import TransformerOutput
 from clmlf.spec import ComponentSpec
 
@@ -19,7 +20,8 @@ ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU, "gelu_tanh": lambda: nn.GELU(ap
 class TransformerLayer(nn.Module):
     """Self-attention + feed-forward block, post-norm (BERT, the reference code) or pre-norm.
 
-    x: (B, L, D); key_mask: (B, L) bool, True for real tokens. Padded keys get no attention.
+    x: (B, L, D); key_mask: (B, L) bool, True for real tokens. Padded keys get no attention; a query whose keys are
+    all padded attends to nothing (zero context and zero weights, as ``scaled_dot_product_attention`` gives).
     """
 
     def __init__(
@@ -35,6 +37,7 @@ class TransformerLayer(nn.Module):
         super().__init__()
         if d_model % num_heads:
             raise ValueError(f"d_model={d_model} must be divisible by num_heads={num_heads}")
+        check_choice("activation", activation, Activation)
         self.num_heads = num_heads
         self.dropout = dropout
         self.norm_first = norm_first
@@ -50,11 +53,11 @@ class TransformerLayer(nn.Module):
     def attention(self, x: Tensor, key_mask: Tensor, need_weights: bool) -> tuple[Tensor, Tensor | None]:
         batch, length, dim = x.shape
         q, k, v = self.qkv(x).view(batch, length, 3, self.num_heads, dim // self.num_heads).permute(2, 0, 3, 1, 4)
-        allowed = key_mask[:, None, None, :]  # (B, 1, 1, L)
+        allowed = key_mask.bool()[:, None, None, :]  # (B, 1, 1, L); 0/1 integer masks too
         p = self.dropout if self.training else 0.0
         if need_weights:
             scores = (q @ k.transpose(-1, -2)) / (q.shape[-1] ** 0.5)
-            weights = scores.masked_fill(~allowed, float("-inf")).softmax(-1)
+            weights = scores.masked_fill(~allowed, float("-inf")).softmax(-1).masked_fill(~allowed, 0.0)  # no NaN rows
             context = F.dropout(weights, p, self.training) @ v
         else:
             weights = None
@@ -78,11 +81,15 @@ class TransformerStack(nn.Module):
     def __init__(self, num_layers: int, d_model: int, **layer_kwargs) -> None:
         super().__init__()
         self.layers = nn.ModuleList(TransformerLayer(d_model, **layer_kwargs) for _ in range(num_layers))
+        self.d_model = d_model
         norm_first = layer_kwargs.get("norm_first", False)
         eps = layer_kwargs.get("layer_norm_eps", 1e-12)
         self.final_norm = nn.LayerNorm(d_model, eps=eps) if norm_first else nn.Identity()
 
     def forward(self, x: Tensor, mask: Tensor, need_weights: bool = False) -> TransformerOutput:
+        """x (B, L, D) with mask (B, L), True (or 1) for real tokens -> hidden (B, L, D), bool mask (B, L) and, when
+        ``need_weights``, one (B, H, L, L) attention map per layer. Malformed inputs raise, naming the argument."""
+        mask = check_sequence(x, mask, self.d_model, ("x", "mask"))
         attentions = []
         for layer in self.layers:
             x, weights = layer(x, mask, need_weights)

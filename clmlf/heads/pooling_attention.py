@@ -6,6 +6,7 @@ from typing import Literal
 
 from torch import Tensor, nn
 
+from clmlf.checks import check_sequence
 from clmlf.outputs import PoolerOutput
 from clmlf.registry import register
 from clmlf.spec import ComponentSpec
@@ -22,7 +23,8 @@ class AttentionPooling(nn.Module):
     """q_i = GELU(f_i W1 + b1) W2 + b2 (Eq. 6-7), softmax over real tokens (Eq. 8), R~ = sum_i q_i f_i,
     R = GELU(R~ W_R + b_R) (Eq. 9). The reference code skips the last projection: ``output_projection=False``.
 
-    hidden (B, L, D), mask (B, L) bool -> pooled (B, D), weights (B, L).
+    hidden (B, L, D), mask (B, L) bool or 0/1 (True for real tokens) -> pooled (B, D), weights (B, L). A row without
+    a real token gets zero weights (R~ = 0, as :class:`MeanPooling` gives) rather than NaN.
     """
 
     def __init__(self, d_model: int = 768, output_projection: bool = True) -> None:
@@ -31,7 +33,8 @@ class AttentionPooling(nn.Module):
         self.project = nn.Sequential(nn.Linear(d_model, d_model), nn.GELU()) if output_projection else nn.Identity()
 
     def forward(self, hidden: Tensor, mask: Tensor) -> PoolerOutput:
-        scores = self.score(hidden).squeeze(-1).float().masked_fill(~mask.bool(), float("-inf"))
-        weights = scores.softmax(dim=-1).to(hidden.dtype)
+        mask = check_sequence(hidden, mask, self.score[0].in_features)
+        scores = self.score(hidden).squeeze(-1).float().masked_fill(~mask, float("-inf"))
+        weights = scores.softmax(dim=-1).masked_fill(~mask, 0.0).to(hidden.dtype)
         pooled = (weights.unsqueeze(-1) * hidden).sum(dim=1)
         return PoolerOutput(self.project(pooled), weights)

@@ -125,6 +125,10 @@ class CLMLFLoss(nn.Module):
         lambda_dbcl: float = 1.0,
     ) -> None:
         super().__init__()
+        for name, part in (("classification", classification), ("lbcl", lbcl), ("dbcl", dbcl)):
+            if part is not None and not callable(part):
+                raise TypeError(f"{name} must be a loss module or None (the default), got {type(part).__name__}; "
+                                "the weights of the terms are lambda_lbcl and lambda_dbcl")
         self.classification = classification if classification is not None else CrossEntropyLoss()
         self.lbcl = lbcl if lbcl is not None else LBCLLoss()
         self.dbcl = dbcl if dbcl is not None else DBCLLoss()
