@@ -10,8 +10,8 @@ then keeps the single-process semantics:
 * Losses are global-batch values with exact gradients for the local rows (cross-rank negatives for LBCL/DBCL, a
   global mean for cross-entropy, :mod:`clmlf.losses.distributed`), scaled by the world size before DDP averages:
   DDP's gradient is the single-process gradient of the same global batch.
-* Evaluation: each rank predicts a contiguous slice of the split and the predictions are all-gathered in order,
-  so the metrics are those of one process.
+* Evaluation: each rank predicts a contiguous slice of the split with rank 0's buffers (BatchNorm statistics) and
+  the predictions are all-gathered in order, so the metrics are those of one process holding rank 0's model.
 * Feature caches are built by each node's local rank 0 while the other ranks wait, then loaded by them.
 * Rank 0 alone logs, shows progress bars and writes the run directory; the other ranks read it (the best
   checkpoint at the end, ``--resume``), so on several nodes ``--out`` must be on a shared filesystem.
@@ -77,11 +77,12 @@ class Distributed:
         return items.tensor_split(self.world)[self.rank]
 
     def shard_loader(self, loader: DataLoader) -> DataLoader:
-        """``loader`` restricted to this rank's contiguous slice of its dataset (evaluation), same batch size."""
+        """``loader`` restricted to this rank's contiguous slice of its dataset (evaluation), same batch size; no
+        batches on a rank whose slice is empty (a split smaller than the world)."""
         if not self.enabled:
             return loader
         indices = self.shard(torch.arange(len(loader.dataset)))
-        return loader_over(loader, [batch.tolist() for batch in indices.split(loader.batch_size)])
+        return loader_over(loader, [batch.tolist() for batch in indices.split(loader.batch_size) if len(batch)])
 
     def wrap(self, module: nn.Module, device: torch.device, find_unused_parameters: bool = False) -> nn.Module:
         """``module`` in DistributedDataParallel over its parameters that require grad *now*; itself on one process."""
@@ -110,6 +111,13 @@ class Distributed:
             elif isinstance(items[0], list):
                 joined[field.name] = [item for rank_items in items for item in rank_items]
         return replace(value, **joined)
+
+    def share_buffers(self, module: nn.Module) -> None:
+        """Rank 0's buffers on every rank. A rank's own training forwards move its BatchNorm statistics away from
+        rank 0's after DDP's broadcast; evaluation must see the model rank 0 saves."""
+        if self.enabled:
+            for buffer in module.buffers():
+                dist.broadcast(buffer, src=0)
 
     def barrier(self) -> None:
         if self.enabled:

@@ -37,7 +37,8 @@ def evaluate(
     model: CLMLF, loader: DataLoader, device: torch.device, num_classes: int, f1_average: str,
     bf16: bool = False, description: str = "eval", progress: bool = True, keep_pooled: bool = False,
 ) -> Evaluation:
-    """Predictions and metrics over ``loader``; ``keep_pooled`` also keeps every item's pooled representation."""
+    """Predictions and metrics over ``loader``; ``keep_pooled`` also keeps every item's pooled representation.
+    A loader without batches (a rank's empty slice of a small split) gives empty tensors, no metrics, no pooled."""
     model.eval()
     labels, probabilities, ids, pooled = [], [], [], []
     for batch in tqdm(loader, desc=description, leave=False, disable=not progress, unit="batch"):
@@ -48,6 +49,9 @@ def evaluate(
             pooled.append(output.pooled.float().cpu())
         labels.append(batch["labels"])
         ids += batch["ids"]
+    if not labels:
+        none = torch.empty(0, dtype=torch.long)
+        return Evaluation({}, none, none, torch.empty(0, num_classes), [])
     probs = torch.cat(probabilities)
     gold = torch.cat(labels)
     metrics = evaluation_metrics(gold, probs, num_classes, f1_average)

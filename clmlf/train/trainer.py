@@ -178,8 +178,10 @@ class Trainer:
         return self.model if self.ema is None else self.ema.module
 
     def evaluate_split(self, split: str) -> Evaluation:
-        """Every rank predicts its slice of ``split``; the gathered predictions give the single-process metrics."""
+        """Every rank predicts its slice of ``split`` with rank 0's model; the gathered predictions give the
+        single-process metrics."""
         dataset = self.inputs.splits
+        self.parallel.share_buffers(self.evaluated_model)
         local = evaluate(self.evaluated_model, self.parallel.shard_loader(self.inputs.loaders[split]), self.device, dataset.num_classes,
                          dataset.metric, self.spec.train.bf16_on(self.device.type), description=split, progress=self.progress)
         if not self.parallel.enabled:
