@@ -1,6 +1,8 @@
 """A run directory: ``config.json``, ``metrics.json``, ``checkpoint/`` (best dev, loadable with
-``CLMLF.from_pretrained``), ``state/`` (last finished epoch, for ``--resume``), predictions and PNG plots.
-Every file is written atomically (temporary file + rename), so a crash or Ctrl-C never leaves a torn file."""
+``CLMLF.from_pretrained``, with ``selection.json``: its epoch and dev metrics), ``state/`` (last finished epoch, for
+``--resume``), predictions and PNG plots. Every file is written atomically (temporary file + rename), so a crash or
+Ctrl-C never leaves a torn file; a new best checkpoint replaces the old one only after the state that records it,
+so a resumed run never tests a checkpoint other than the best epoch it records."""
 
 from __future__ import annotations
 
@@ -16,6 +18,9 @@ from clmlf.errors import SpecError
 from clmlf.spec import ExperimentSpec, validate_spec
 
 STATE_FILE = "trainer.pt"
+SELECTION_FILE = "selection.json"
+"""In ``checkpoint/``: the epoch whose model it holds and that epoch's dev metrics."""
+STAGED_CHECKPOINT, PREVIOUS_CHECKPOINT = ".checkpoint-next", ".checkpoint-previous"
 LEGACY_VIEW_SIZE = 224
 """The augmentation ``image_size`` that configs saved before 2026-11-28 hold when it was left unset."""
 SAVED_OUTPUTS = ("state", ".state-previous", "checkpoint", "metrics.json")
@@ -81,6 +86,12 @@ def write_atomic(path: Path, data: str | bytes) -> None:
     os.replace(temporary, path)
 
 
+def checkpoint_epoch(directory: Path) -> int | None:
+    """The epoch whose model a checkpoint directory holds (None for checkpoints saved before selection.json)."""
+    path = directory / SELECTION_FILE
+    return json.loads(path.read_text()).get("epoch") if path.is_file() else None
+
+
 class RunDir:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -123,7 +134,8 @@ class RunDir:
             raise FileExistsError(f"{self.root} already holds a run ({', '.join(saved)}): pass --resume to continue it, "
                                   "--overwrite to replace it, or a new --out")
         if is_main:
-            for path in [self.root / name for name in SAVED_OUTPUTS] + [*self.root.glob("predictions_*.jsonl"), *self.root.glob("*.png")]:
+            scratch = [self.root / name for name in (*SAVED_OUTPUTS, STAGED_CHECKPOINT, PREVIOUS_CHECKPOINT)]
+            for path in scratch + [*self.root.glob("predictions_*.jsonl"), *self.root.glob("*.png")]:
                 if path.is_dir():
                     shutil.rmtree(path)
                 elif path.exists():
@@ -137,9 +149,13 @@ class RunDir:
     def write_metrics(self, metrics: dict) -> None:
         write_atomic(self.root / "metrics.json", json.dumps(metrics, indent=2))
 
-    def save_state(self, model, optimizer, scheduler, epoch: int, history: list, best: dict | None, ema=None) -> None:
+    def save_state(self, model, optimizer, scheduler, epoch: int, history: list, best: dict | None, ema=None,
+                   best_model=None) -> None:
         """Model weights + optimizer/scheduler (+ weight-average ``ema``) state after ``epoch``; swapped in as a whole
-        directory."""
+        directory. ``best_model``: this epoch's model when it is the new best (``best`` names this epoch): written first,
+        it replaces ``checkpoint/`` once the state is saved (a crash in between is settled by :meth:`settle_checkpoint`)."""
+        if best_model is not None:
+            self.stage_checkpoint(best_model, best)
         scratch = Path(tempfile.mkdtemp(dir=self.root, prefix=".state-"))
         try:
             os.chmod(scratch, default_mode(directory=True))
@@ -151,12 +167,44 @@ class RunDir:
             torch.save(payload, scratch / STATE_FILE)
         except BaseException:  # a full disk or Ctrl-C mid-write: keep the last complete state, leave no partial one
             shutil.rmtree(scratch, ignore_errors=True)
+            shutil.rmtree(self.root / STAGED_CHECKPOINT, ignore_errors=True)
             raise
-        previous = self.root / ".state-previous"
-        if self.state.exists():
+        self._swap_in(scratch, self.state, self.root / ".state-previous")
+        if best_model is not None:
+            self.commit_checkpoint()
+
+    def stage_checkpoint(self, model, best: dict) -> None:
+        """Write ``model`` (the epoch ``best`` names, with its dev metrics) to ``.checkpoint-next/``."""
+        staged = self.root / STAGED_CHECKPOINT
+        shutil.rmtree(staged, ignore_errors=True)
+        model.save_pretrained(staged)
+        write_atomic(staged / SELECTION_FILE, json.dumps(best, indent=2))
+
+    def commit_checkpoint(self) -> None:
+        """Make the staged model ``checkpoint/``."""
+        self._swap_in(self.root / STAGED_CHECKPOINT, self.checkpoint, self.root / PREVIOUS_CHECKPOINT)
+
+    def settle_checkpoint(self, best_epoch: int | None) -> None:
+        """Before a resumed run goes on: a staged model the last run left behind becomes ``checkpoint/`` if the saved
+        state names its epoch as the best (the crash came after the state was saved), and is dropped otherwise."""
+        staged = self.root / STAGED_CHECKPOINT
+        if staged.is_dir():
+            if best_epoch is not None and checkpoint_epoch(staged) == best_epoch:
+                self.commit_checkpoint()
+            else:
+                shutil.rmtree(staged)
+        previous = self.root / PREVIOUS_CHECKPOINT
+        if previous.is_dir() and not self.checkpoint.exists():
+            os.replace(previous, self.checkpoint)
+        shutil.rmtree(previous, ignore_errors=True)
+
+    @staticmethod
+    def _swap_in(new: Path, target: Path, previous: Path) -> None:
+        """Replace the directory ``target`` by ``new``; the old one waits in ``previous`` until ``new`` is in place."""
+        if target.exists():
             shutil.rmtree(previous, ignore_errors=True)
-            os.replace(self.state, previous)
-        os.replace(scratch, self.state)
+            os.replace(target, previous)
+        os.replace(new, target)
         shutil.rmtree(previous, ignore_errors=True)
 
     def load_state(self, model, optimizer, scheduler, device, ema=None) -> dict | None:

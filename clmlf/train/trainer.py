@@ -212,9 +212,8 @@ class Trainer:
             if improved:
                 self.best = {"epoch": epoch + 1, "dev": dev}
             if self.parallel.is_main:  # every rank holds the same weights; rank 0 writes the run directory
-                if improved:
-                    self.evaluated_model.save_pretrained(self.run.checkpoint)
-                self.run.save_state(self.model, self.optimizer, self.scheduler, epoch + 1, self.history, self.best, self.ema)
+                self.run.save_state(self.model, self.optimizer, self.scheduler, epoch + 1, self.history, self.best, self.ema,
+                                    best_model=self.evaluated_model if improved else None)
                 self.run.write_metrics(self.summary(None, time.perf_counter() - started))
             logger.info("epoch %d: %s | dev %s", epoch + 1, _fmt(train_terms), _fmt(dev))
         return self.finish(time.perf_counter() - started)
@@ -253,6 +252,8 @@ class Trainer:
 
     def restore(self) -> None:
         state = self.run.load_state(self.model, self.optimizer, self.scheduler, self.device, self.ema)
+        if self.parallel.is_main:
+            self.run.settle_checkpoint(state["best"]["epoch"] if state and state["best"] else None)
         if state is None:
             logger.info("--resume: nothing saved in %s yet; starting from scratch", self.run.root)
             return

@@ -97,3 +97,70 @@ def test_running_loss_means_stay_on_the_device_until_read():
         running.add({"loss": torch.tensor(value, requires_grad=True) * 1, "sc": torch.tensor(value / 2)})
     assert all(isinstance(total, torch.Tensor) and not total.requires_grad for total in running.sums.values())
     assert running.means() == {"loss": sum(values) / 3, "sc": sum(values) / 6}
+
+
+def perturbed(model: clmlf.CLMLF, shift: float) -> clmlf.CLMLF:
+    copy = clmlf.build_model(model.spec).eval()
+    copy.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        for parameter in copy.parameters():
+            parameter.add_(shift)
+    return copy
+
+
+def state_objects(model):
+    train = TrainSpec(lr=1e-3)
+    optimizer = build_optimizer(model, train)
+    return optimizer, build_scheduler(optimizer, 10, train)
+
+
+@pytest.mark.parametrize("crash_at", ["before_rename", "between_renames"])
+def test_a_crash_after_the_state_leaves_the_checkpoint_it_records_as_best(tiny_model, tmp_path, monkeypatch, crash_at):
+    """Epoch 2 is the new best; the process dies after its state is saved but before its model replaced
+    ``checkpoint/``: resuming makes ``checkpoint/`` epoch 2's model, the one the state names (it used to be written
+    first, so a crash before the state left a checkpoint one epoch ahead of the recorded best)."""
+    run = RunDir(tmp_path)
+    first, second = tiny_model, perturbed(tiny_model, 0.5)
+    optimizer, scheduler = state_objects(first)
+    run.save_state(first, optimizer, scheduler, 1, [{"epoch": 1}], {"epoch": 1, "dev": {"accuracy": 0.5}}, best_model=first)
+    assert json.loads((run.checkpoint / "selection.json").read_text()) == {"epoch": 1, "dev": {"accuracy": 0.5}}
+
+    real_replace = os.replace
+
+    def dies_at_the_checkpoint(source, target):
+        """The directory renames of the commit: checkpoint -> .checkpoint-previous, .checkpoint-next -> checkpoint."""
+        name = os.path.basename(source)
+        if name == "checkpoint" and crash_at == "between_renames":
+            return real_replace(source, target)  # the old checkpoint moved aside, the new one not yet in place
+        if name in ("checkpoint", ".checkpoint-next"):
+            raise KeyboardInterrupt
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", dies_at_the_checkpoint)
+    with pytest.raises(KeyboardInterrupt):
+        run.save_state(second, optimizer, scheduler, 2, [{"epoch": 1}, {"epoch": 2}], {"epoch": 2, "dev": {"accuracy": 0.6}},
+                       best_model=second)
+    monkeypatch.undo()
+    state = run.load_state(first, optimizer, scheduler, torch.device("cpu"))
+    assert state["epoch"] == 2 and state["best"]["epoch"] == 2
+    run.settle_checkpoint(state["best"]["epoch"])
+    torch.testing.assert_close(clmlf.CLMLF.from_pretrained(run.checkpoint).state_dict(), second.state_dict(), rtol=0, atol=0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint", "state"]
+
+
+def test_a_crash_before_the_state_keeps_the_previous_best_checkpoint(tiny_model, tmp_path, monkeypatch):
+    """The new best was staged, then the state save failed: the old checkpoint stays, nothing staged is left, and a
+    staged model the saved state does not name (a run killed mid-save) is dropped when the run resumes."""
+    run = RunDir(tmp_path)
+    first, second = tiny_model, perturbed(tiny_model, 0.5)
+    optimizer, scheduler = state_objects(first)
+    run.save_state(first, optimizer, scheduler, 1, [{"epoch": 1}], {"epoch": 1, "dev": {}}, best_model=first)
+    monkeypatch.setattr(torch, "save", lambda *args, **kwargs: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        run.save_state(second, optimizer, scheduler, 2, [{"epoch": 1}, {"epoch": 2}], {"epoch": 2, "dev": {}}, best_model=second)
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint", "state"]
+    run.stage_checkpoint(second, {"epoch": 2, "dev": {}})  # as if killed (SIGKILL) right after staging
+    run.settle_checkpoint(run.load_state(first, optimizer, scheduler, torch.device("cpu"))["best"]["epoch"])
+    torch.testing.assert_close(clmlf.CLMLF.from_pretrained(run.checkpoint).state_dict(), first.state_dict(), rtol=0, atol=0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint", "state"]
