@@ -319,6 +319,7 @@ class TrainSpec(BaseModel):
     compile: bool = False
     compile_options: dict[str, Any] = Field(default_factory=dict)
     dist_backend: Literal["auto", "nccl", "gloo"] = "auto"  # under torchrun; auto: NCCL on CUDA, gloo on CPU
+    dist_timeout_min: float = Field(60.0, gt=0)  # under torchrun: how long a rank waits for the others (NCCL's default, 10, can be shorter than a cache build)
 
     def bf16_on(self, device_type: str) -> bool:
         """Whether training and evaluation on a ``"cuda"`` / ``"cpu"`` device run under bf16 autocast."""

@@ -28,6 +28,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, fields, replace
+from datetime import timedelta
 from typing import Any, Literal, TypeVar
 
 import torch
@@ -169,12 +170,14 @@ def rank_device(device: torch.device, local_rank: int) -> torch.device:
 
 
 @contextmanager
-def process_group(device: torch.device, backend: Backend = "auto") -> Iterator[tuple[Distributed, torch.device]]:
+def process_group(device: torch.device, backend: Backend = "auto", timeout_min: float | None = None) -> Iterator[tuple[Distributed, torch.device]]:
     """Join the torchrun job described by the environment for the block; yields ``(Distributed, this rank's device)``.
 
     No ``WORLD_SIZE`` (or 1): a plain single process. A group the caller already initialised is used as it is and
-    left open. Otherwise the group is initialised from the environment (``env://``) and destroyed at exit. Ranks
-    other than 0 log errors only.
+    left open. Otherwise the group is initialised from the environment (``env://``) with collectives that fail after
+    ``timeout_min`` minutes (None: torch's default, 10 for NCCL) and destroyed at exit; the ranks waiting while a local
+    main builds the feature caches (:meth:`Distributed.local_main_first`) wait that long at most. Ranks other than 0
+    log errors only.
     """
     if dist.is_available() and dist.is_initialized():
         if device.type == "cuda":
@@ -189,7 +192,8 @@ def process_group(device: torch.device, backend: Backend = "auto") -> Iterator[t
         raise RuntimeError(f"WORLD_SIZE={world} but LOCAL_RANK is unset: start the processes with torchrun")
     backend = resolve_backend(backend, device)
     device = rank_device(device, int(os.environ["LOCAL_RANK"]))
-    dist.init_process_group(backend, device_id=device if backend == "nccl" else None)
+    timeout = None if timeout_min is None else timedelta(minutes=timeout_min)
+    dist.init_process_group(backend, device_id=device if backend == "nccl" else None, timeout=timeout)
     parallel = Distributed(dist.get_rank(), dist.get_world_size())
     logger = logging.getLogger("clmlf")
     level = logger.level

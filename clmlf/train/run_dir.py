@@ -28,7 +28,7 @@ SAVED_OUTPUTS = ("state", ".state-previous", "checkpoint", "metrics.json")
 
 EXECUTION_FIELDS: dict[str, frozenset[str]] = {
     "train": frozenset({"eval_batch_size", "device", "bf16", "bf16_cpu", "num_threads", "compile", "compile_options",
-                        "dist_backend", "deterministic"}),
+                        "dist_backend", "dist_timeout_min", "deterministic"}),
     "data": frozenset({"root", "num_workers", "feature_cache_dir"}),
     "losses": frozenset({"impl"}),
 }

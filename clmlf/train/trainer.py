@@ -302,7 +302,7 @@ def train(spec: ExperimentSpec, out: str | Path, resume: bool = False, progress:
     """Train ``spec`` into the run directory ``out``; returns the metrics (``metrics.json``). An ``out`` that holds a
     run is refused unless ``resume`` (continue it) or ``overwrite`` (replace it). Under torchrun every process calls
     this and gets the same metrics (:mod:`clmlf.train.distributed`)."""
-    with process_group(select_device(spec.train.device), spec.train.dist_backend) as (parallel, device):
+    with process_group(select_device(spec.train.device), spec.train.dist_backend, spec.train.dist_timeout_min) as (parallel, device):
         run = RunDir(Path(out))
         run.claim(resume, overwrite, parallel.is_main)
         parallel.barrier()

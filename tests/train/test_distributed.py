@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import timedelta
 import shutil
 import subprocess
 import sys
@@ -27,7 +28,7 @@ from torch.utils.data import DataLoader
 
 import clmlf
 from clmlf.train.commands import evaluate_checkpoint
-from clmlf.train.distributed import Distributed, resolve_backend
+from clmlf.train.distributed import Distributed, process_group, resolve_backend
 from clmlf.train.evaluate import evaluate
 from clmlf.train.trainer import seed_everything, train
 from conftest import REPO, TINY_CONFIG
@@ -189,3 +190,23 @@ def test_a_failing_local_main_still_releases_the_others(monkeypatch):
     with pytest.raises(ValueError, match="bad data"), Distributed(rank=0, world=2).local_main_first():
         raise ValueError("bad data")
     assert events == ["barrier"]
+
+
+def test_the_group_waits_as_long_as_the_spec_says(monkeypatch):
+    """``train.dist_timeout_min`` reaches the process group: ranks waiting for a local main's cache build must not
+    hit NCCL's 10-minute default."""
+    joined = {}
+
+    class Joined(Exception):
+        pass
+
+    def init_process_group(backend, **options):
+        joined.update(options, backend=backend)
+        raise Joined
+
+    monkeypatch.setattr(torch.distributed, "init_process_group", init_process_group)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    with pytest.raises(Joined), process_group(torch.device("cpu"), "auto", clmlf.spec.TrainSpec().dist_timeout_min):
+        pass
+    assert joined == {"backend": "gloo", "device_id": None, "timeout": timedelta(minutes=60)}
