@@ -139,6 +139,30 @@ def test_resume_after_interrupt_reaches_identical_metrics(tmp_path, monkeypatch,
     )
 
 
+def test_resume_after_a_crash_between_the_state_and_the_checkpoint(tmp_path, monkeypatch):
+    """Killed after epoch 1's state was saved but before its model became ``checkpoint/``: resuming puts that model
+    there and the run ends as an uninterrupted one (one epoch, so no later epoch writes a checkpoint of its own)."""
+    spec = clmlf.load_spec(TINY_CONFIG, [*FAST, "train.epochs=1"])
+    reference = train(spec, tmp_path / "straight", progress=False)
+
+    def killed(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(RunDir, "commit_checkpoint", killed)
+    with pytest.raises(KeyboardInterrupt):
+        train(spec, tmp_path / "resumed", progress=False)
+    monkeypatch.undo()
+    assert (tmp_path / "resumed" / ".checkpoint-next").is_dir() and not (tmp_path / "resumed" / "checkpoint").exists()
+    resumed = train(spec, tmp_path / "resumed", resume=True, progress=False)
+    assert (resumed["best_epoch"], resumed["test"]) == (reference["best_epoch"], reference["test"])
+    torch.testing.assert_close(
+        clmlf.CLMLF.from_pretrained(tmp_path / "resumed" / "checkpoint").state_dict(),
+        clmlf.CLMLF.from_pretrained(tmp_path / "straight" / "checkpoint").state_dict(), rtol=0, atol=0,
+    )
+    selection = json.loads((tmp_path / "resumed" / "checkpoint" / "selection.json").read_text())
+    assert selection == {"epoch": reference["best_epoch"], "dev": reference["best_dev"]}
+
+
 def test_weight_average_is_what_gets_selected_and_saved(tmp_path):
     """``train.ema_decay``: the averaged weights, not the last ones, are what gets evaluated and saved."""
     spec = clmlf.load_spec(TINY_CONFIG, [*FAST, "train.epochs=1", "train.ema_decay=0.5"])
