@@ -126,18 +126,27 @@ def predict(args: argparse.Namespace) -> int:
 
 
 def dataset_info_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("name", help="mvsa_single, mvsa_multiple, hfm, twitter2015, twitter2017 (or a plugin dataset)")
+    parser.add_argument("name", help="mvsa_single, mvsa_multiple, hfm, twitter2015, twitter2017 (or a plugin dataset), "
+                                     "or a config file (YAML/JSON) whose data.dataset to read (a jsonl dataset, say)")
     parser.add_argument("--root", default=None, help="data root (default: CLMLF_DATA_DIR, then ../shared/data)")
 
 
 @command("dataset-info", "print split sizes and train class counts as JSON", dataset_info_arguments)
 def dataset_info(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from clmlf.registry import registry
-    from clmlf.spec import validate_spec
+    from clmlf.spec import load_spec, validate_spec
     from clmlf.train.pipeline import build_splits
 
-    spec = validate_spec(registry().entry("dataset", args.name).spec, {"type": args.name}, f"dataset {args.name!r}")
-    print(json.dumps(build_splits(spec, args.root).info()))
+    if Path(args.name).is_file():
+        data = load_spec(args.name).data
+        if data is None:
+            raise ValueError(f"{args.name} has no data section: nothing to describe")
+        spec, root = data.dataset, args.root or data.root
+    else:
+        spec, root = validate_spec(registry().entry("dataset", args.name).spec, {"type": args.name}, f"dataset {args.name!r}"), args.root
+    print(json.dumps(build_splits(spec, root).info()))
     return 0
 
 

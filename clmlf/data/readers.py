@@ -51,7 +51,7 @@ class DatasetLayout:
 
     name: str
     folder: str
-    format: Literal["clmlf_json", "tombert_tsv"]
+    format: Literal["clmlf_json", "tombert_tsv", "jsonl"]
     split_files: dict[SplitName, str]
     label_names: tuple[str, ...]
     metric: Literal["weighted", "macro"]
@@ -146,14 +146,17 @@ def check_not_empty(layout: DatasetLayout, directory: Path, parts: dict[SplitNam
             )
 
 
-def check_disjoint(layout: DatasetLayout, directory: Path, parts: dict[SplitName, list[Sample]]) -> None:
-    """No post in more than one split: ids for CLMLF JSON (an error), tweet + aspect for TomBERT TSV (a warning).
+def check_disjoint(layout: DatasetLayout, directory: Path, parts: dict[SplitName, list[Sample]],
+                   rows: dict[SplitName, list[str]] | None = None) -> None:
+    """No post in more than one split: ids for CLMLF JSON and JSONL (an error), tweet + aspect for TomBERT TSV (a
+    warning). ``rows``: where each sample is in its file, for the messages (default ``row INDEX``).
 
     TomBERT's ``index`` restarts in every file, so its ids repeat across splits by design; the shared Twitter-17
     has one post (same image, tweet and aspect) in both train and test, hence only a warning for that layout.
     """
-    if layout.format == "clmlf_json":
-        keyed = {split: [(s.id, f"row {row}") for row, s in enumerate(samples)] for split, samples in parts.items()}
+    if layout.format != "tombert_tsv":
+        rows = rows or {split: [f"row {row}" for row in range(len(samples))] for split, samples in parts.items()}
+        keyed = {split: [(s.id, where) for s, where in zip(samples, rows[split])] for split, samples in parts.items()}
         problems = [f"id {key!r} is in {places}" for key, places in _repeats(layout, keyed)]
         if problems:
             raise problems_error(directory, problems, LEAK_HINT)
