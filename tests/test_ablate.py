@@ -82,7 +82,13 @@ def test_ablate_writes_summaries_and_resumes(tiny_ablation, monkeypatch, capsys)
         metrics = json.loads((tiny_ablation / row["name"] / "seed0" / "metrics.json").read_text())
         assert row["accuracy_mean"] == metrics["test"]["accuracy"] and row["f1_mean"] == metrics["test"]["f1"]
         assert row["seeds"] == 1 and row["accuracy_std"] is None and row["device"] == "cpu" and row["wall_s"] > 0
-    assert "| `late_fusion`: late fusion" in (tiny_ablation / "ablation.md").read_text()
+    test = {row["name"]: row["runs"][0] for row in result["rows"]}
+    assert result["paired"]["reference"] == "clmlf"
+    for paired in result["paired"]["rows"]:
+        assert paired["seeds"] == [test["clmlf"]["seed"]] and paired["accuracy_diff_std"] is None
+        assert paired["accuracy_diff_mean"] == test["clmlf"]["accuracy"] - test[paired["against"]]["accuracy"]
+    markdown = (tiny_ablation / "ablation.md").read_text()
+    assert "| `late_fusion`: late fusion" in markdown and "`clmlf` minus each row, paired by seed" in markdown
 
     monkeypatch.setattr(seeds, "train", lambda *args, **kwargs: pytest.fail("a finished run was trained again"))
     argv = ["ablate", str(TINY_CONFIG), "--seeds", "1", "--out", str(tiny_ablation), "--rows", "clmlf", "--no-progress"]

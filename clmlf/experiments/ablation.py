@@ -6,6 +6,7 @@ import json
 import logging
 from pathlib import Path
 
+from clmlf.experiments.paired import paired_differences, paired_table
 from clmlf.experiments.report import score_table, write_report
 from clmlf.experiments.rows import ROWS, row_spec, select_rows
 from clmlf.experiments.seeds import run_seeds, seeded, summarise
@@ -19,7 +20,9 @@ def ablate(base: ExperimentSpec, out: Path, seeds: int, rows: list[str] | None =
     """Train every row (all row specs are validated first) over ``seeds`` seeds in ``out/<row>/seed<k>/``.
 
     Returns ``{"base", "dataset", "f1_average", "rows": [{"name", "description", "accuracy_mean", "accuracy_std",
-    "f1_mean", "f1_std", "seeds", "device", "wall_s", "runs"}]}``, also written (after every row) to ``out/ablation.json``.
+    "f1_mean", "f1_std", "seeds", "device", "wall_s", "runs"}], "paired": ...}``, also written (after every row) to
+    ``out/ablation.json``; ``paired`` holds the full row minus every other row, seed by seed
+    (:func:`clmlf.experiments.paired.paired_differences`; None until a full row has run).
     """
     selected = select_rows(base, rows)
     specs = [row_spec(base, row) for row in selected]
@@ -27,12 +30,23 @@ def ablate(base: ExperimentSpec, out: Path, seeds: int, rows: list[str] | None =
     for row, spec in zip(selected, specs):
         runs = run_seeds(spec, out / row.name, seeds, progress)
         summaries[row.name] = {"name": row.name, "description": row.description, **summarise(runs)}
+        ordered = [summaries[name] for name in ROWS if name in summaries]
         payload = {"base": base.name, "dataset": runs[0]["dataset"], "f1_average": runs[0]["f1_average"],
-                   "rows": [summaries[name] for name in ROWS if name in summaries]}
-        title = f"Ablation of {base.name} on {payload['dataset']}: test scores at the best dev epoch, mean ± std over seeds"
-        labels = [f"`{s['name']}`: {s['description']}" for s in payload["rows"]]
-        write_report(out, "ablation", payload, title, score_table("row", labels, payload["rows"], payload["f1_average"]))
+                   "rows": ordered, "paired": paired_differences(ordered)}
+        write_report(out, "ablation", payload, *ablation_markdown(payload))
     return payload
+
+
+def ablation_markdown(payload: dict) -> tuple[str, str]:
+    """The title and tables of ``ablation.md``: scores per row, then the full row's paired differences (if any)."""
+    title = f"Ablation of {payload['base']} on {payload['dataset']}: test scores at the best dev epoch, mean ± std over seeds"
+    labels = [f"`{s['name']}`: {s['description']}" for s in payload["rows"]]
+    tables = score_table("row", labels, payload["rows"], payload["f1_average"])
+    paired = payload["paired"]
+    if paired and paired["rows"]:
+        tables += (f"\n`{paired['reference']}` minus each row, paired by seed (test scores of the seeds both ran; "
+                   f"mean ± std of the per-seed differences):\n\n" + paired_table(paired, payload["f1_average"]))
+    return title, tables
 
 
 def earlier_rows(base: ExperimentSpec, out: Path, rerun: set[str]) -> dict[str, dict]:

@@ -25,9 +25,9 @@ def score_table(first: str, labels: list[str], summaries: list[dict], f1_average
     return markdown_table(header, rows)
 
 
-def mean_std(mean: float, std: float | None) -> str:
+def mean_std(mean: float, std: float | None, digits: int = 4) -> str:
     """``"0.7138 ± 0.0142"``, or the mean alone when the std is undefined (one seed)."""
-    return f"{mean:.4f}" if std is None else f"{mean:.4f} ± {std:.4f}"
+    return f"{mean:.{digits}f}" if std is None else f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
 def write_report(folder: Path, name: str, payload: dict, title: str, table: str) -> list[Path]:
