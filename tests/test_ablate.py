@@ -89,6 +89,7 @@ def test_ablate_writes_summaries_and_resumes(tiny_ablation, monkeypatch, capsys)
         assert paired["accuracy_diff_mean"] == test["clmlf"]["accuracy"] - test[paired["against"]]["accuracy"]
     markdown = (tiny_ablation / "ablation.md").read_text()
     assert "| `late_fusion`: late fusion" in markdown and "`clmlf` minus each row, paired by seed" in markdown
+    assert (tiny_ablation / "ablation.png").stat().st_size > 10_000
 
     monkeypatch.setattr(seeds, "train", lambda *args, **kwargs: pytest.fail("a finished run was trained again"))
     argv = ["ablate", str(TINY_CONFIG), "--seeds", "1", "--out", str(tiny_ablation), "--rows", "clmlf", "--no-progress"]

@@ -22,8 +22,11 @@ def ablate(base: ExperimentSpec, out: Path, seeds: int, rows: list[str] | None =
     Returns ``{"base", "dataset", "f1_average", "rows": [{"name", "description", "accuracy_mean", "accuracy_std",
     "f1_mean", "f1_std", "seeds", "device", "wall_s", "runs"}], "paired": ...}``, also written (after every row) to
     ``out/ablation.json``; ``paired`` holds the full row minus every other row, seed by seed
-    (:func:`clmlf.experiments.paired.paired_differences`; None until a full row has run).
+    (:func:`clmlf.experiments.paired.paired_differences`; None until a full row has run). After every row it also
+    writes ``out/ablation.md`` and draws ``out/ablation.png`` (scores per row: every seed, mean ± std).
     """
+    from clmlf.experiments.figures import plot_ablation
+
     selected = select_rows(base, rows)
     specs = [row_spec(base, row) for row in selected]
     summaries = earlier_rows(base, out, {row.name for row in selected})
@@ -34,6 +37,7 @@ def ablate(base: ExperimentSpec, out: Path, seeds: int, rows: list[str] | None =
         payload = {"base": base.name, "dataset": runs[0]["dataset"], "f1_average": runs[0]["f1_average"],
                    "rows": ordered, "paired": paired_differences(ordered)}
         write_report(out, "ablation", payload, *ablation_markdown(payload))
+        plot_ablation(payload, out / "ablation.png")
     return payload
 
 

@@ -1,4 +1,5 @@
-"""PNG figures of the experiments: a layer sweep (paper Fig. 3), word -> patch attention (Fig. 5), t-SNE (Fig. 6)."""
+"""PNG figures of the experiments: the ablation ladder (paper Table 3), a layer sweep (Fig. 3), word -> patch attention
+(Fig. 5), t-SNE (Fig. 6)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,29 @@ from clmlf.train.plots import pyplot
 
 if TYPE_CHECKING:
     from clmlf.experiments.attention import WordMaps
+
+
+def plot_ablation(payload: dict, path: Path) -> None:
+    """Test accuracy and F1 per ablation row (``ablation.json`` payload): every seed as a dot, the mean ± std as a
+    diamond with error bars, rows top to bottom in ladder order."""
+    plt = pyplot()
+    rows = payload["rows"]
+    positions = np.arange(len(rows))[::-1]
+    figure, axes = plt.subplots(1, 2, figsize=(11, 1.2 + 0.45 * len(rows)), sharey=True)
+    for axis, (metric, label) in zip(axes, (("accuracy", "accuracy"), ("f1", f"{payload['f1_average']} F1"))):
+        for position, row in zip(positions, rows):
+            scores = [run[metric] for run in row["runs"]]
+            axis.plot(scores, [position - 0.15] * len(scores), "o", color="#6baed6", markersize=4, alpha=0.8)
+        axis.errorbar([row[f"{metric}_mean"] for row in rows], positions, xerr=[row[f"{metric}_std"] or 0.0 for row in rows],
+                      fmt="D", color="#08519c", capsize=4)
+        axis.set(xlabel=f"test {label}", ylim=(-0.7, len(rows) - 0.3))
+        axis.grid(axis="x", alpha=0.3)
+    seeds = ", ".join(sorted({str(row["seeds"]) for row in rows}))
+    axes[0].set(yticks=positions, yticklabels=[row["name"] for row in rows])
+    figure.suptitle(f"Ablation of {payload['base']} on {payload['dataset']} (◆ mean ± std; dots: the {seeds} seed(s))")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
 
 
 def plot_sweep(payload: dict, path: Path) -> None:

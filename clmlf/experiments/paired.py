@@ -1,8 +1,9 @@
 """Seed-by-seed differences between ablation rows: the full model minus each other row, over the seeds both ran.
 
 Every row of ``clmlf ablate`` trains seed ``train.seed + k`` from the same data order, so the difference per seed
-cancels much of what one seed's draw adds to both rows; its mean ± std and how often the full model is ahead say more
-than two means ± std side by side (the paper's claims are such differences: CLMLF over late fusion, over text-only).
+drops part of what one seed's draw adds to both rows; its mean ± std and how often the full model is ahead can
+separate rows that two means ± std side by side cannot (the paper's claims are such differences: CLMLF over late
+fusion, over text-only).
 """
 
 from __future__ import annotations
