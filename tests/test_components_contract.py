@@ -3,6 +3,8 @@ shapes, masks honoured (padding changes nothing), finite outputs, spec round tri
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -37,6 +39,7 @@ TINY_SPECS: dict[tuple[str, str], dict] = {
     ("augmentation", "none"): {"image_size": 48},
     ("augmentation", "randaugment"): {"image_size": 48},
     **{("dataset", name): {"max_train": 12, "max_eval": 6} for name in ("mvsa_single", "mvsa_multiple", "hfm", "twitter2015", "twitter2017")},
+    ("dataset", "jsonl"): {"train": "train.jsonl", "dev": "dev.jsonl", "test": "test.jsonl", "max_train": 12, "max_eval": 6},
 }
 
 
@@ -162,6 +165,15 @@ def check_dataset(splits):
     return torch.tensor([s.label for s in splits.train], dtype=torch.float32) + 1
 
 
+def write_jsonl_posts(folder) -> str:
+    """Text-only posts for the ``jsonl`` dataset: 20 train, 10 dev, 10 test, cycling through three labels."""
+    for split, count in (("train", 20), ("dev", 10), ("test", 10)):
+        lines = [json.dumps({"text": f"{split} post {index}", "label": ("negative", "neutral", "positive")[index % 3]})
+                 for index in range(count)]
+        (folder / f"{split}.jsonl").write_text("\n".join(lines) + "\n")
+    return str(folder)
+
+
 def data_available() -> bool:
     from clmlf.data.root import locate_data_root
 
@@ -188,11 +200,14 @@ CHECKS = {
 
 
 @pytest.mark.parametrize(("kind", "name"), sorted(TINY_SPECS), ids=lambda value: str(value))
-def test_component_contract(kind, name):
-    if kind == "dataset" and not data_available():
+def test_component_contract(kind, name, tmp_path):
+    fields = dict(TINY_SPECS[(kind, name)])
+    if (kind, name) == ("dataset", "jsonl"):
+        fields["root"] = write_jsonl_posts(tmp_path)
+    elif kind == "dataset" and not data_available():
         pytest.skip("real data (../shared/data) absent")
     spec_class = registry().entry(kind, name).spec
-    spec = spec_class.model_validate({"type": name, **TINY_SPECS[(kind, name)]})
+    spec = spec_class.model_validate({"type": name, **fields})
     assert spec_class.model_validate(spec.model_dump(mode="json")) == spec, "spec round trip"
     component = spec.build()
     if isinstance(component, torch.nn.Module):
