@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 
 from clmlf.errors import PluginError
+from clmlf.experiments.shards import parse_shard
 from clmlf.registry import RegistryError
 
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {}
@@ -165,6 +166,9 @@ def ablate_arguments(parser: argparse.ArgumentParser) -> None:
                              "mlf, mlf_lbcl, mlf_dbcl, clmlf; without images: text_only, text_lbcl, text_dbcl, text_lbcl_dbcl")
     parser.add_argument("--sweep", default=None, metavar="NAME=A..B",
                         help="sweep one value of the base config instead: fusion_layers=1..6, image_layers=1..3, or KEY=V1,V2")
+    parser.add_argument("--shard", default=None, metavar="I/N", type=parse_shard,
+                        help="train only every N-th run, from the I-th (N processes or machines sharing --out); then "
+                             "the same command without --shard writes the summary")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -183,15 +187,32 @@ def ablate(args: argparse.Namespace) -> int:
             raise ValueError("--rows and --sweep don't combine: a sweep varies the base config itself")
         sweep = parse_sweep(args.sweep, base)
         out = Path(args.out or f"runs/{base.name}_sweep_{sweep.name}")
+        if args.shard is not None:
+            from clmlf.experiments.sweep import sweep_runs
+
+            return print_shard(out, args.shard, sweep_runs(base, sweep, out, args.seeds), progress)
         entries = run_sweep(base, sweep, out, args.seeds, progress)["points"]
     else:
         from clmlf.experiments.ablation import ablate as run_ablation
+        from clmlf.experiments.ablation import ablation_runs
 
         out = Path(args.out or f"runs/{base.name}_ablation")
         rows = [name.strip() for name in args.rows.split(",") if name.strip()] if args.rows is not None else None
+        if args.shard is not None:
+            return print_shard(out, args.shard, ablation_runs(base, out, args.seeds, rows), progress)
         entries = run_ablation(base, out, args.seeds, rows, progress)["rows"]
     keys = ("name", "value", "accuracy_mean", "accuracy_std", "f1_mean", "f1_std")
     print(json.dumps({"out": str(out), "results": [{key: entry[key] for key in keys if key in entry} for entry in entries]}))
+    return 0
+
+
+def print_shard(out, shard, runs, progress: bool) -> int:
+    """Train one shard's runs (``clmlf ablate --shard``) and print them as JSON."""
+    from clmlf.experiments.shards import run_shard
+
+    trained = run_shard(runs, shard, progress)
+    print(json.dumps({"out": str(out), "shard": f"{shard.index}/{shard.count}", "runs": trained,
+                      "next": "once every shard has finished, the same command without --shard writes the summary"}))
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 
 import pytest
@@ -11,8 +12,10 @@ import clmlf
 from clmlf.cli import main
 from clmlf.errors import SpecError
 from clmlf.experiments import seeds
+from clmlf.experiments.ablation import ablation_runs
 from clmlf.experiments.rows import IMAGE_LADDER, ROWS, TEXT_LADDER, row_spec, select_rows
-from clmlf.experiments.sweep import parse_sweep
+from clmlf.experiments.shards import Shard, parse_shard
+from clmlf.experiments.sweep import parse_sweep, sweep_runs
 from conftest import TINY_CONFIG, TINY_RUN, has_real_data, tiny_batch
 
 data = pytest.mark.skipif(not has_real_data(), reason="real data (../shared/data) absent")
@@ -113,3 +116,37 @@ def test_layer_sweep(tmp_path):
     config = json.loads((tmp_path / "fusion_layers-2" / "seed0" / "config.json").read_text())
     assert config["model"]["fusion"]["num_layers"] == 2
     assert (tmp_path / "sweep.md").read_text().count("\n| ") == 3 and (tmp_path / "sweep.png").stat().st_size > 10_000
+
+
+def test_shards_split_the_runs_round_robin(tmp_path):
+    runs = [(None, tmp_path / f"run{index}") for index in range(7)]
+    picked = [[run_dir.name for _, run_dir in Shard(index, 3).pick(runs)] for index in (1, 2, 3)]
+    assert picked == [["run0", "run3", "run6"], ["run1", "run4"], ["run2", "run5"]]
+    for bad in ("0/2", "3/2", "1", "a/b", "1/0"):
+        with pytest.raises(argparse.ArgumentTypeError, match="expected I/N"):
+            parse_shard(bad)
+
+
+def test_run_lists_follow_rows_then_seeds(tiny_spec, tmp_path):
+    runs = ablation_runs(tiny_spec, tmp_path, 2, ["text_only", "clmlf"])
+    assert [str(run_dir.relative_to(tmp_path)) for _, run_dir in runs] == ["text_only/seed0", "text_only/seed1", "clmlf/seed0", "clmlf/seed1"]
+    assert [spec.train.seed for spec, _ in runs] == [7, 8, 7, 8]
+    assert runs[1][0] == seeds.seeded(row_spec(tiny_spec, ROWS["text_only"]), 1) and runs[2][0] == row_spec(tiny_spec, ROWS["clmlf"])
+    points = sweep_runs(tiny_spec, parse_sweep("fusion_layers=1..2", tiny_spec), tmp_path, 1)
+    assert [(spec.model.fusion.num_layers, run_dir.parent.name) for spec, run_dir in points] == [(1, "fusion_layers-1"), (2, "fusion_layers-2")]
+
+
+@data
+def test_sharded_ablation_then_summary(tmp_path, monkeypatch, capsys):
+    argv = ["ablate", str(TINY_CONFIG), "--seeds", "2", "--out", str(tmp_path), "--rows", "text_only", "--no-progress"]
+    argv += [f"--set={override}" for override in TINY_RUN]
+    for index, seed_dir in ((1, "seed0"), (2, "seed1")):
+        assert main(argv + ["--shard", f"{index}/2"]) == 0
+        printed = json.loads(capsys.readouterr().out)
+        assert printed["shard"] == f"{index}/2" and [run["dir"] for run in printed["runs"]] == [str(tmp_path / "text_only" / seed_dir)]
+    assert not (tmp_path / "ablation.json").exists(), "a shard writes its runs only"
+
+    monkeypatch.setattr(seeds, "train", lambda *args, **kwargs: pytest.fail("a shard's finished run was trained again"))
+    assert main(argv) == 0
+    row = json.loads((tmp_path / "ablation.json").read_text())["rows"][0]
+    assert row["seeds"] == 2 and [run["seed"] for run in row["runs"]] == [7, 8] and row["accuracy_std"] is not None

@@ -9,7 +9,7 @@ from pathlib import Path
 from clmlf.experiments.paired import paired_differences, paired_table
 from clmlf.experiments.report import score_table, write_report
 from clmlf.experiments.rows import ROWS, row_spec, select_rows
-from clmlf.experiments.seeds import run_seeds, seeded, summarise
+from clmlf.experiments.seeds import run_seeds, seed_runs, seeded, summarise
 from clmlf.spec import ExperimentSpec
 from clmlf.train.run_dir import RunDir, spec_conflicts
 
@@ -39,6 +39,12 @@ def ablate(base: ExperimentSpec, out: Path, seeds: int, rows: list[str] | None =
         write_report(out, "ablation", payload, *ablation_markdown(payload))
         plot_ablation(payload, out / "ablation.png")
     return payload
+
+
+def ablation_runs(base: ExperimentSpec, out: Path, seeds: int, rows: list[str] | None = None) -> list[tuple[ExperimentSpec, Path]]:
+    """Every run :func:`ablate` trains, row after row: (spec, ``out/<row>/seed<k>``); all row specs validate first."""
+    specs = {row.name: row_spec(base, row) for row in select_rows(base, rows)}
+    return [run for name, spec in specs.items() for run in seed_runs(spec, out / name, seeds)]
 
 
 def ablation_markdown(payload: dict) -> tuple[str, str]:

@@ -39,19 +39,26 @@ def finished_metrics(folder: Path, spec: ExperimentSpec) -> dict | None:
     return metrics
 
 
+def seed_runs(spec: ExperimentSpec, folder: Path, count: int) -> list[tuple[ExperimentSpec, Path]]:
+    """The ``count`` runs of ``spec``: (``spec`` seeded ``train.seed + k``, ``folder/seed<k>``) for k = 0..count-1."""
+    return [(seeded(spec, offset), folder / f"seed{offset}") for offset in range(count)]
+
+
+def train_or_reuse(spec: ExperimentSpec, run_dir: Path, progress: bool = True) -> dict:
+    """The metrics of the run of ``spec`` in ``run_dir``: reused when finished, else trained (resumed if started),
+    with its ``seed`` and ``run_dir``."""
+    metrics = finished_metrics(run_dir, spec)
+    if metrics is None:
+        logger.info("%s: training (seed %d)", run_dir, spec.train.seed)
+        metrics = train(spec, run_dir, resume=(run_dir / "config.json").is_file(), progress=progress)
+    else:
+        logger.info("%s: finished earlier; reusing its metrics", run_dir)
+    return {**metrics, "seed": spec.train.seed, "run_dir": str(run_dir)}
+
+
 def run_seeds(spec: ExperimentSpec, folder: Path, count: int, progress: bool = True) -> list[dict]:
     """Train (or reuse) ``count`` seeds of ``spec`` under ``folder``; returns their metrics, seed order."""
-    results = []
-    for offset in range(count):
-        run_spec, run_dir = seeded(spec, offset), folder / f"seed{offset}"
-        metrics = finished_metrics(run_dir, run_spec)
-        if metrics is None:
-            logger.info("%s: training (seed %d)", run_dir, run_spec.train.seed)
-            metrics = train(run_spec, run_dir, resume=(run_dir / "config.json").is_file(), progress=progress)
-        else:
-            logger.info("%s: finished earlier; reusing its metrics", run_dir)
-        results.append({**metrics, "seed": run_spec.train.seed, "run_dir": str(run_dir)})
-    return results
+    return [train_or_reuse(run_spec, run_dir, progress) for run_spec, run_dir in seed_runs(spec, folder, count)]
 
 
 def summarise(runs: list[dict]) -> dict:

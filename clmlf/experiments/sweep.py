@@ -10,7 +10,7 @@ import yaml
 
 from clmlf.errors import SpecError
 from clmlf.experiments.report import score_table, write_report
-from clmlf.experiments.seeds import run_seeds, summarise
+from clmlf.experiments.seeds import run_seeds, seed_runs, summarise
 from clmlf.spec import ExperimentSpec, load_spec
 
 SWEEP_KEYS = {"fusion_layers": "model.fusion.num_layers", "image_layers": "model.image_transformer.num_layers"}
@@ -60,6 +60,12 @@ def parse_sweep(text: str, base: ExperimentSpec) -> Sweep:
 
 def point_spec(base: ExperimentSpec, sweep: Sweep, value: Any) -> ExperimentSpec:
     return load_spec(base.model_dump(mode="json"), [f"{sweep.key}={value}", f"name={base.name}-{sweep.name}-{value}"])
+
+
+def sweep_runs(base: ExperimentSpec, sweep: Sweep, out: Path, seeds: int) -> list[tuple[ExperimentSpec, Path]]:
+    """Every run :func:`run_sweep` trains, value after value: (spec, ``out/<name>-<value>/seed<k>``)."""
+    specs = [point_spec(base, sweep, value) for value in sweep.values]
+    return [run for value, spec in zip(sweep.values, specs) for run in seed_runs(spec, out / f"{sweep.name}-{value}", seeds)]
 
 
 def run_sweep(base: ExperimentSpec, sweep: Sweep, out: Path, seeds: int, progress: bool = True) -> dict:
