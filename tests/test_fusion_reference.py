@@ -68,8 +68,18 @@ def test_attention_pooling_follows_equations_6_to_9(output_projection):
         pooled = (alpha[:, None] * real).sum(0)
         if output_projection:  # Eq. 9
             pooled = torch.nn.functional.gelu(pooled @ pool.project[0].weight.T + pool.project[0].bias)
-        torch.testing.assert_close(out.pooled[b], pooled)
-        torch.testing.assert_close(out.weights[b, mask[b]], alpha)
+        torch.testing.assert_close(out.pooled[b], pooled, rtol=1e-12, atol=1e-12)  # float64 throughout
+        torch.testing.assert_close(out.weights[b, mask[b]], alpha, rtol=1e-12, atol=1e-12)
+    assert out.weights.dtype == torch.float64
+
+
+def test_attention_pooling_softmax_runs_in_float32_for_bf16():
+    pool = AttentionPooling(8).to(torch.bfloat16)
+    hidden = torch.randn(2, 5, 8).to(torch.bfloat16)
+    scores = pool.score(hidden).squeeze(-1).float()
+    weights = pool(hidden, torch.ones(2, 5, dtype=torch.bool)).weights
+    assert weights.dtype == torch.bfloat16
+    torch.testing.assert_close(weights, scores.softmax(-1).to(torch.bfloat16), rtol=0, atol=0)
 
 
 def test_a_row_without_real_tokens_gives_zeros_not_nan():

@@ -16,10 +16,12 @@ HFM file pairs most ids with another tweet's translation (REFERENCE §3): it is 
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Callable, Literal
 
 from pydantic import Field, PositiveInt, model_validator
 
@@ -224,59 +226,53 @@ class Twitter2017Spec(DatasetOptions):
     type: Literal["twitter2017"] = "twitter2017"
 
 
+def reads(layout: DatasetLayout, spec: type[DatasetOptions]) -> Callable[[Callable], Callable[..., DatasetSplits]]:
+    """Decorator: the stub it decorates (a name and a docstring) becomes the factory that reads ``layout``; its
+    keyword arguments are ``spec``'s fields, each defaulting to the spec's default."""
+    fields = {name: field.default for name, field in spec.model_fields.items() if name != "type"}
+
+    def decorate(stub: Callable) -> Callable[..., DatasetSplits]:
+        @functools.wraps(stub)
+        def factory(**options: Any) -> DatasetSplits:
+            unknown = sorted(set(options) - set(fields))
+            if unknown:
+                raise TypeError(f"{layout.name}() got unexpected options {unknown}; it takes {sorted(fields)}")
+            return load_dataset(layout, **{**fields, **options})
+
+        factory.__signature__ = inspect.Signature(
+            [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default) for name, default in fields.items()],
+            return_annotation=DatasetSplits,
+        )
+        return factory
+
+    return decorate
+
+
 @register("dataset", "mvsa_single", spec=MVSASingleSpec)
-def mvsa_single(
-    root: str | Path | None = None,
-    images: bool = True,
-    translations: bool = True,
-    max_train: int | None = None,
-    max_eval: int | None = None,
-    translation_check: TranslationCheck = "off",
-    translation_min_overlap: float = 0.1,
-) -> DatasetSplits:
+@reads(MVSA_SINGLE, MVSASingleSpec)
+def mvsa_single():
     """MVSA-Single (CLMLF fold 1, 3611/450/450), with images by default."""
-    return load_dataset(MVSA_SINGLE, root, images, translations, max_train, max_eval, translation_check, translation_min_overlap)
 
 
 @register("dataset", "mvsa_multiple", spec=MVSAMultipleSpec)
-def mvsa_multiple(
-    root: str | Path | None = None,
-    images: bool = False,
-    translations: bool = True,
-    max_train: int | None = None,
-    max_eval: int | None = None,
-    translation_check: TranslationCheck = "off",
-    translation_min_overlap: float = 0.1,
-) -> DatasetSplits:
+@reads(MVSA_MULTIPLE, MVSAMultipleSpec)
+def mvsa_multiple():
     """MVSA-Multiple (CLMLF fold 1, 13624/1700/1700), text only in the shared bundle."""
-    return load_dataset(MVSA_MULTIPLE, root, images, translations, max_train, max_eval, translation_check, translation_min_overlap)
 
 
 @register("dataset", "hfm", spec=HFMSpec)
-def hfm(
-    root: str | Path | None = None,
-    images: bool = False,
-    translations: bool = True,
-    max_train: int | None = None,
-    max_eval: int | None = None,
-    translation_check: TranslationCheck = "off",
-    translation_min_overlap: float = 0.1,
-) -> DatasetSplits:
+@reads(HFM, HFMSpec)
+def hfm():
     """HFM Twitter sarcasm (19816/2410/2409; ``valid.json`` is the dev split), text only in the shared bundle."""
-    return load_dataset(HFM, root, images, translations, max_train, max_eval, translation_check, translation_min_overlap)
 
 
 @register("dataset", "twitter2015", spec=Twitter2015Spec)
-def twitter2015(
-    root: str | Path | None = None, images: bool = False, max_train: int | None = None, max_eval: int | None = None
-) -> DatasetSplits:
+@reads(TWITTER2015, Twitter2015Spec)
+def twitter2015():
     """Aspect-based Twitter-15 (TomBERT, 3179/1122/1037), text + aspect; no back-translations."""
-    return load_dataset(TWITTER2015, root, images, False, max_train, max_eval)
 
 
 @register("dataset", "twitter2017", spec=Twitter2017Spec)
-def twitter2017(
-    root: str | Path | None = None, images: bool = False, max_train: int | None = None, max_eval: int | None = None
-) -> DatasetSplits:
+@reads(TWITTER2017, Twitter2017Spec)
+def twitter2017():
     """Aspect-based Twitter-17 (TomBERT, 3562/1176/1234), text + aspect; no back-translations."""
-    return load_dataset(TWITTER2017, root, images, False, max_train, max_eval)

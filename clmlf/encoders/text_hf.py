@@ -96,9 +96,10 @@ def freeze_bottom_layers(backbone: nn.Module, count: int) -> None:
         freeze_module(module)
 
 
-class HFTextEncoderSpec(ComponentSpec):
-    type: Literal["hf"] = "hf"
-    model_name: str = "bert-base-uncased"
+class TextEncoderOptions(ComponentSpec):
+    """Fields every :class:`HFTextEncoder` spec shares (not registered itself; ``d_model: None`` is the backbone's
+    hidden size). ``max_length``: the reference truncates to 200 word pieces."""
+
     pretrained: bool = True
     config_overrides: dict[str, Any] = Field(default_factory=dict)
     d_model: int | None = None
@@ -106,6 +107,11 @@ class HFTextEncoderSpec(ComponentSpec):
     freeze: bool = False
     freeze_layers: int = Field(0, ge=0)
     max_length: int = Field(200, ge=4)
+
+
+class HFTextEncoderSpec(TextEncoderOptions):
+    type: Literal["hf"] = "hf"
+    model_name: str = "bert-base-uncased"
     tokenizer_name: str | None = None
 
 

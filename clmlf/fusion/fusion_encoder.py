@@ -26,7 +26,9 @@ class FusionEncoder(nn.Module):
 
     Text padding is masked as keys; image tokens are all real unless ``image_mask`` says otherwise.
     ``modality_embedding=True`` adds a learned text/image type vector (the reference code has none).
-    Without image tokens it fuses the text alone (text-only ablations).
+    Without image tokens it fuses the text alone (text-only ablations). ``layer_kwargs`` (``num_heads``, ``ffn_dim``,
+    ``dropout``, ``attention_dropout``, ``dropout_layout``: ``bert`` for the reference code's BERT layers, ...) go to
+    every :class:`~clmlf.fusion.layers.TransformerLayer`.
     """
 
     def __init__(self, d_model: int = 768, num_layers: int = 3, modality_embedding: bool = False, **layer_kwargs) -> None:

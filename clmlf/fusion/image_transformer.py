@@ -25,7 +25,9 @@ class ImageTransformerEncoder(nn.Module):
     """Transformer over image tokens (B, Li, D) -> (B, Li, D).
 
     The reference code adds no position embedding to image tokens; ``position_embedding=True`` adds a
-    learned one (up to ``max_tokens`` tokens).
+    learned one (up to ``max_tokens`` tokens). ``layer_kwargs`` (``num_heads``, ``ffn_dim``, ``dropout``,
+    ``attention_dropout``, ``dropout_layout``: ``bert`` for the reference code's BERT layers, ...) go to every
+    :class:`~clmlf.fusion.layers.TransformerLayer`.
     """
 
     def __init__(

@@ -14,6 +14,7 @@ from clmlf.outputs import TransformerOutput
 from clmlf.spec import ComponentSpec
 
 Activation = Literal["gelu", "relu", "gelu_tanh"]
+DropoutLayout = Literal["torch", "bert"]
 ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU, "gelu_tanh": lambda: nn.GELU(approximate="tanh")}
 
 
@@ -22,6 +23,14 @@ class TransformerLayer(nn.Module):
 
     x: (B, L, D); key_mask: (B, L) bool, True for real tokens. Padded keys get no attention; a query whose keys are
     all padded attends to nothing (zero context and zero weights, as ``scaled_dot_product_attention`` gives).
+
+    Dropout: ``attention_dropout`` (None: ``dropout``) on the attention probabilities; ``dropout`` on the attention
+    block's and the feed-forward block's outputs before each residual sum; ``dropout_layout`` says where else:
+    ``torch`` (as ``nn.TransformerEncoderLayer``) also drops between the feed-forward activation and its second
+    Linear; ``bert`` (transformers' ``BertLayer``, the reference code's TE_I and TE_M) does not, and in training
+    draws its dropout masks as ``BertLayer`` does (probabilities, attention output, feed-forward output, in that
+    order; explicit softmax, no fused kernel), so the same seed gives the same masks. Both layouts have the same
+    parameters and state-dict keys (``ffn.3`` is the second Linear in both).
     """
 
     def __init__(
@@ -33,19 +42,22 @@ class TransformerLayer(nn.Module):
         activation: Activation = "gelu",
         norm_first: bool = False,
         layer_norm_eps: float = 1e-12,
+        dropout_layout: DropoutLayout = "torch",
+        attention_dropout: float | None = None,
     ) -> None:
         super().__init__()
         if d_model % num_heads:
             raise ValueError(f"d_model={d_model} must be divisible by num_heads={num_heads}")
         check_choice("activation", activation, Activation)
+        check_choice("dropout_layout", dropout_layout, DropoutLayout)
         self.num_heads = num_heads
-        self.dropout = dropout
+        self.dropout_layout = dropout_layout
+        self.attention_dropout = dropout if attention_dropout is None else attention_dropout
         self.norm_first = norm_first
         self.qkv = nn.Linear(d_model, 3 * d_model)
         self.out = nn.Linear(d_model, d_model)
-        self.ffn = nn.Sequential(
-            nn.Linear(d_model, ffn_dim), ACTIVATIONS[activation](), nn.Dropout(dropout), nn.Linear(ffn_dim, d_model)
-        )
+        inner_dropout = nn.Dropout(dropout) if dropout_layout == "torch" else nn.Identity()
+        self.ffn = nn.Sequential(nn.Linear(d_model, ffn_dim), ACTIVATIONS[activation](), inner_dropout, nn.Linear(ffn_dim, d_model))
         self.norm_attn = nn.LayerNorm(d_model, eps=layer_norm_eps)
         self.norm_ffn = nn.LayerNorm(d_model, eps=layer_norm_eps)
         self.drop = nn.Dropout(dropout)
@@ -54,15 +66,15 @@ class TransformerLayer(nn.Module):
         batch, length, dim = x.shape
         q, k, v = self.qkv(x).view(batch, length, 3, self.num_heads, dim // self.num_heads).permute(2, 0, 3, 1, 4)
         allowed = key_mask.bool()[:, None, None, :]  # (B, 1, 1, L); 0/1 integer masks too
-        p = self.dropout if self.training else 0.0
-        if need_weights:
+        p = self.attention_dropout if self.training else 0.0
+        if need_weights or (p > 0 and self.dropout_layout == "bert"):
             scores = (q @ k.transpose(-1, -2)) / (q.shape[-1] ** 0.5)
             weights = scores.masked_fill(~allowed, float("-inf")).softmax(-1).masked_fill(~allowed, 0.0)  # no NaN rows
             context = F.dropout(weights, p, self.training) @ v
         else:
             weights = None
             context = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, dropout_p=p)
-        return self.out(context.transpose(1, 2).reshape(batch, length, dim)), weights
+        return self.out(context.transpose(1, 2).reshape(batch, length, dim)), weights if need_weights else None
 
     def forward(self, x: Tensor, key_mask: Tensor, need_weights: bool = False) -> tuple[Tensor, Tensor | None]:
         """Returns (B, L, D) and, when ``need_weights``, the (B, H, L, L) attention probabilities."""
@@ -103,7 +115,9 @@ def full_mask(x: Tensor) -> Tensor:
 
 
 class TransformerSpecFields(ComponentSpec):
-    """Fields shared by the TE_I and TE_M specs (``d_model: None`` is filled from ``model.d_model``)."""
+    """Fields shared by the TE_I and TE_M specs (``d_model: None`` is filled from ``model.d_model``); ``dropout``,
+    ``attention_dropout`` (None: ``dropout``) and ``dropout_layout`` (``torch`` or ``bert``, the reference code's)
+    are :class:`TransformerLayer`'s."""
 
     d_model: int | None = None
     num_layers: int = Field(2, ge=0)
@@ -113,3 +127,5 @@ class TransformerSpecFields(ComponentSpec):
     activation: Activation = "gelu"
     norm_first: bool = False
     layer_norm_eps: float = Field(1e-12, gt=0.0)
+    dropout_layout: DropoutLayout = "torch"
+    attention_dropout: float | None = Field(None, ge=0.0, lt=1.0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import torch
 from torch import Tensor, nn
 
 from clmlf.checks import check_sequence
@@ -24,7 +25,8 @@ class AttentionPooling(nn.Module):
     R = GELU(R~ W_R + b_R) (Eq. 9). The reference code skips the last projection: ``output_projection=False``.
 
     hidden (B, L, D), mask (B, L) bool or 0/1 (True for real tokens) -> pooled (B, D), weights (B, L). A row without
-    a real token gets zero weights (R~ = 0, as :class:`MeanPooling` gives) rather than NaN.
+    a real token gets zero weights (R~ = 0, as :class:`MeanPooling` gives) rather than NaN. The softmax runs in at least
+    float32 (bf16/fp16 scores are upcast, float64 stays float64); the weights come back in ``hidden``'s dtype.
     """
 
     def __init__(self, d_model: int = 768, output_projection: bool = True) -> None:
@@ -34,7 +36,8 @@ class AttentionPooling(nn.Module):
 
     def forward(self, hidden: Tensor, mask: Tensor) -> PoolerOutput:
         mask = check_sequence(hidden, mask, self.score[0].in_features)
-        scores = self.score(hidden).squeeze(-1).float().masked_fill(~mask, float("-inf"))
+        scores = self.score(hidden).squeeze(-1)
+        scores = scores.to(torch.promote_types(scores.dtype, torch.float32)).masked_fill(~mask, float("-inf"))
         weights = scores.softmax(dim=-1).masked_fill(~mask, 0.0).to(hidden.dtype)
         pooled = (weights.unsqueeze(-1) * hidden).sum(dim=1)
         return PoolerOutput(self.project(pooled), weights)

@@ -192,6 +192,8 @@ def test_specs_mirror_factories_and_are_registered():
         MVSASingleSpec(max_train=0)
     with pytest.raises(ValidationError):
         HFMSpec(bogus=1)
+    with pytest.raises(TypeError, match=r"twitter2015\(\) got unexpected options \['translations'\]; it takes \['images'"):
+        twitter2015(translations=False)
 
 
 def test_spec_build_loads(data_root):
