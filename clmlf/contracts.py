@@ -35,7 +35,7 @@ class Tokenizer(Protocol):
     """Called like a Hugging Face tokenizer: ``texts`` (and ``pairs``, e.g. aspects) -> a mapping with ``input_ids``
     and ``attention_mask`` (B, L) tensors, right-padded, at most ``max_length`` long (optionally ``token_type_ids``)."""
 
-    def __call__(self, texts: list[str], pairs: list[str] | None = None, *, padding: bool = True, max_length: int = ...,
+    def __call__(self, texts: list[str], pairs: list[str] | None = None, *, max_length: int, padding: bool = True,
                  return_tensors: str = "pt", truncation: bool | str = True) -> Mapping[str, Tensor]: ...
 
 
@@ -131,6 +131,8 @@ class Contract:
 
 TEXT_CACHE = ("features", "tokens")
 IMAGE_CACHE = ("features", "tokens", "frozen")
+CACHE_CAPABILITIES = {"text_encoder": TEXT_CACHE, "image_encoder": IMAGE_CACHE}
+"""What a feature cache of each encoder needs (:func:`cache_possible`)."""
 
 CONTRACTS: dict[str, Contract] = {
     "text_encoder": Contract(TextEncoder, {
@@ -141,7 +143,7 @@ CONTRACTS: dict[str, Contract] = {
         Capability("backbone", "its own parameter group (train.text_encoder_lr), the two-stage freeze "
                    "(train.text_freeze_epochs) of the backbone only, train.compile layer by layer, cache fingerprints "
                    "of the backbone's weights", "the whole encoder is the text part"),
-        Capability("features / tokens", "the text-state cache (data.cache_text_features): frozen epochs start from "
+        Capability(" / ".join(TEXT_CACHE), "the text-state cache (data.cache_text_features): frozen epochs start from "
                    "stored states", "no cache, one warning; every step tokenises and runs the encoder"),
         Capability("frozen", "frozen: true means the text is frozen in every epoch (its cache then serves them all)",
                    "frozen only during train.text_freeze_epochs"),
@@ -155,7 +157,7 @@ CONTRACTS: dict[str, Contract] = {
     "image_encoder": Contract(ImageEncoder, {}, (
         Capability("data_config", "the views' resize policy (crop_pct, interpolation) at data.image_size",
                    "resize the shorter side to data.image_size, centre crop, bilinear"),
-        Capability("features / tokens / frozen", "the image feature cache (data.cache_image_features) of a frozen "
+        Capability(" / ".join(IMAGE_CACHE), "the image feature cache (data.cache_image_features) of a frozen "
                    "encoder", "no cache, one warning; every step reads pixels"),
         Capability("backbone", "its own parameter group (train.image_encoder_lr), train.compile, cache fingerprints "
                    "of the backbone's weights", "the whole encoder is the image part"),
@@ -177,6 +179,8 @@ CONTRACTS: dict[str, Contract] = {
     "formatter": Contract(Formatter, {"uses_aspect": "uses_aspect: bool, whether the formatter reads aspects"}),
     "dataset": Contract(Dataset, {}, (
         Capability("root", "a spec field root: data.root and --root reach the dataset", "data.root is refused"),
+        Capability("images", "a spec field images: false makes clmlf ablate run the text-only ladder",
+                   "the dataset is taken to have images when the model reads them"),
     )),
     "augmentation": Contract(Augmentation, {}, (
         Capability("image_size / crop_pct / interpolation", "spec fields left unset are filled from data.image_size "
@@ -253,9 +257,6 @@ def image_view_options(image_encoder: nn.Module, image_size: int) -> dict:
     interpolation = getattr(config, "interpolation", PLAIN_VIEW["interpolation"])
     return {"image_size": image_size, "crop_pct": crop_pct,
             "interpolation": interpolation if interpolation in INTERPOLATIONS else "bilinear"}
-
-
-CACHE_CAPABILITIES = {"text_encoder": TEXT_CACHE, "image_encoder": IMAGE_CACHE}
 
 
 def cache_possible(model: nn.Module, field: str, setting: str) -> bool:

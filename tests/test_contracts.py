@@ -8,7 +8,6 @@ import re
 
 import pytest
 import torch
-from torch import nn
 
 import clmlf
 from clmlf.checks import check_pixels, pixel_expectations
@@ -137,3 +136,11 @@ def test_docs_have_a_section_per_kind_naming_its_capabilities():
         rows = sections[kind].replace("`", "")
         for capability in contract.capabilities:  # a table row whose first cell names it
             assert re.search(rf"^\| {re.escape(capability.name)}( \(.*\))? \|", rows, re.MULTILINE), (kind, capability.name)
+
+
+def test_compile_parts_compiles_an_encoder_without_backbone_whole(plugin_model):
+    inputs = batch()
+    expected = plugin_model.eval()(**inputs).logits
+    plugin_model.compile_parts(backend="eager")
+    assert plugin_model.text_encoder._compiled_call_impl is not None and plugin_model.image_encoder._compiled_call_impl is not None
+    torch.testing.assert_close(plugin_model(**inputs).logits, expected)

@@ -22,7 +22,6 @@ from clmlf.model import CLMLF
 from clmlf.spec import DataSpec
 from clmlf.train.inputs import Collator, model_inputs
 
-
 WORD_PIECES = ("convert_ids_to_tokens", "all_special_tokens")
 """What the maps read from a (Hugging Face) tokenizer to turn token ids back into words."""
 

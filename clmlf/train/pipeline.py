@@ -9,13 +9,13 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
+from clmlf.contracts import cache_possible, frozen_layers, image_view_options, is_frozen, part_name, require, require_part
 from clmlf.data.errors import DataError
 from clmlf.data.formatters import SentenceFormatter
 from clmlf.data.images import check_images
 from clmlf.data.samples import SPLITS, DatasetSplits
 from clmlf.data.views import eval_transform
 from clmlf.encoders.image_tokens import ImageTokenOptions
-from clmlf.contracts import cache_possible, frozen_layers, image_view_options, is_frozen, part_name, require, require_part
 from clmlf.errors import ContractError, SpecError
 from clmlf.model import CLMLF
 from clmlf.registry import registry
@@ -42,7 +42,8 @@ def build_splits(dataset: ComponentSpec, root: str | None = None) -> DatasetSpli
                                    "or give its spec a root field"])
     splits = dataset.build(**({"root": root} if root is not None else {}))
     if not isinstance(splits, DatasetSplits):
-        raise ContractError("dataset", dataset.type, registry().entry("dataset", dataset.type).component, f"returned a {type(splits).__name__}; it must return clmlf.data.samples.DatasetSplits")
+        raise ContractError("dataset", dataset.type, registry().entry("dataset", dataset.type).component,
+                            f"returned a {type(splits).__name__}; it must return clmlf.data.samples.DatasetSplits")
     return splits
 
 

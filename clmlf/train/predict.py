@@ -30,7 +30,8 @@ class Predictor:
         self.label_names = self._label_names(run)
         self.formatter = build_formatter(data)
         self.tokenizer = text_tokenizer(self.model)
-        self.transform = eval_transform(**image_view_options(self.model.image_encoder, data.image_size)) if self.model.image_encoder else None
+        encoder = self.model.image_encoder
+        self.transform = None if encoder is None else eval_transform(**image_view_options(encoder, data.image_size))
 
     @staticmethod
     def _label_names(run: RunDir) -> list[str]:

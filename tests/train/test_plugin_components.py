@@ -127,3 +127,14 @@ def test_a_text_encoder_without_tokenizer_stops_training_with_one_line(tmp_path,
     error = capsys.readouterr().err.strip()
     assert error.startswith("error: text_encoder 'test_no_tokenizer' (NoTokenizerEncoder from plugin_parts): lacks tokenizer")
     assert error.endswith("docs/components.md#text_encoder") and "\n" not in error
+
+
+def test_visualize_without_word_pieces_skips_the_maps_with_one_warning(plugin_run, caplog):
+    from clmlf.experiments.visualize import visualize
+
+    with caplog.at_level(logging.WARNING, logger="clmlf"):
+        written = visualize(plugin_run["run"], n=1, out=plugin_run["root"] / "figures", progress=False)
+    assert [path.name for path in written] == ["tsne.png"] and written[0].is_file()
+    assert [record.getMessage() for record in caplog.records if "attention" in record.getMessage()] == [
+        "no attention maps: the text encoder's tokenizer has no convert_ids_to_tokens / all_special_tokens, so its tokens "
+        "cannot be shown as words (docs/components.md#text_encoder)"]
