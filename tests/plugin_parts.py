@@ -1,11 +1,14 @@
 """Third-party-style components with only the required surface of their contracts (docs/components.md), registered
-in-process under test names: a GRU text encoder with its own word-hash tokenizer (no Hugging Face, no ``backbone``),
-a conv image encoder on uint8 pixels (no ``data_config``/``backbone``/``features``/``tokens``/``frozen``), a max
-pooler, and two broken text encoders (no ``tokenizer()``; a tuple instead of an ``EncoderOutput``)."""
+in-process under test names while :func:`registered` is active: a GRU text encoder with its own word-hash tokenizer
+(no Hugging Face, no ``backbone``), a conv image encoder on uint8 pixels (no ``data_config``/``backbone``/
+``features``/``tokens``/``frozen``), a max pooler, and two broken text encoders (no ``tokenizer()``; a tuple instead
+of an ``EncoderOutput``)."""
 
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Literal
 
 import torch
@@ -13,6 +16,7 @@ from torch import Tensor, nn
 
 import clmlf
 from clmlf import ComponentSpec, EncoderOutput, PoolerOutput
+from clmlf.registry import registry
 
 PAD, SEP = 0, 1
 
@@ -48,7 +52,6 @@ class GRUTextEncoderSpec(ComponentSpec):
     max_length: int = 24
 
 
-@clmlf.register("text_encoder", "test_gru", spec=GRUTextEncoderSpec)
 class GRUTextEncoder(nn.Module):
     """Word embeddings -> GRU: hidden (B, L, d_model), mask (B, L), pooled = the state at the last real word."""
 
@@ -73,7 +76,6 @@ class ConvImageEncoderSpec(ComponentSpec):
     d_model: int | None = None
 
 
-@clmlf.register("image_encoder", "test_conv", spec=ConvImageEncoderSpec)
 class ConvImageEncoder(nn.Module):
     """uint8 pixels (B, 3, H, W) -> three stride-2 convs -> a 4 x 4 grid of tokens (B, 16, d_model), pooled = their mean."""
 
@@ -94,7 +96,6 @@ class MaxPoolerSpec(ComponentSpec):
     type: Literal["test_max"] = "test_max"
 
 
-@clmlf.register("pooler", "test_max", spec=MaxPoolerSpec)
 class MaxPooler(nn.Module):
     """hidden (B, L, D), mask (B, L) -> the maximum over real tokens (B, D); no weights."""
 
@@ -107,7 +108,6 @@ class NoTokenizerSpec(ComponentSpec):
     d_model: int | None = None
 
 
-@clmlf.register("text_encoder", "test_no_tokenizer", spec=NoTokenizerSpec)
 class NoTokenizerEncoder(nn.Module):
     """Encodes ids but cannot tokenise: no ``tokenizer()``, no ``max_length``."""
 
@@ -125,7 +125,6 @@ class TupleEncoderSpec(ComponentSpec):
     d_model: int | None = None
 
 
-@clmlf.register("text_encoder", "test_tuple", spec=TupleEncoderSpec)
 class TupleEncoder(NoTokenizerEncoder):
     """Returns ``(hidden, mask)`` instead of an ``EncoderOutput``."""
 
@@ -144,3 +143,25 @@ def plugin_model_spec(**parts: dict) -> dict:
         "projection": {"type": "mlp"}, "augmented_projection": {"type": "mlp"},
         **parts,
     }
+
+
+PARTS = (
+    ("text_encoder", "test_gru", GRUTextEncoder, GRUTextEncoderSpec),
+    ("image_encoder", "test_conv", ConvImageEncoder, ConvImageEncoderSpec),
+    ("pooler", "test_max", MaxPooler, MaxPoolerSpec),
+    ("text_encoder", "test_no_tokenizer", NoTokenizerEncoder, NoTokenizerSpec),
+    ("text_encoder", "test_tuple", TupleEncoder, TupleEncoderSpec),
+)
+
+
+@contextmanager
+def registered() -> Iterator[None]:
+    """The parts registered with ``clmlf.register`` under their test names, removed again on exit (other tests list
+    the built-ins only)."""
+    for kind, name, component, spec in PARTS:
+        clmlf.register(kind, name, spec=spec)(component)
+    try:
+        yield
+    finally:
+        for kind, name, _, _ in PARTS:
+            registry()._entries[kind].pop(name)

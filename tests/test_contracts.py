@@ -21,10 +21,11 @@ from conftest import REPO
 from plugin_parts import WordHashTokenizer, plugin_model_spec
 
 DOCS = REPO / "docs" / "components.md"
+pytestmark = pytest.mark.usefixtures("plugin_parts")
 
 
 @pytest.fixture
-def plugin_model() -> clmlf.CLMLF:
+def plugin_model(plugin_parts) -> clmlf.CLMLF:
     return clmlf.build_model(plugin_model_spec())
 
 

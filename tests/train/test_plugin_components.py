@@ -16,7 +16,8 @@ from clmlf.train.trainer import Trainer, train
 from conftest import has_real_data
 from plugin_parts import plugin_model_spec
 
-pytestmark = [pytest.mark.integration, pytest.mark.skipif(not has_real_data(), reason="real data (../shared/data) absent")]
+pytestmark = [pytest.mark.integration, pytest.mark.skipif(not has_real_data(), reason="real data (../shared/data) absent"),
+              pytest.mark.usefixtures("plugin_parts")]
 
 
 def plugin_experiment(cache_dir) -> clmlf.ExperimentSpec:
@@ -46,7 +47,7 @@ class Messages(logging.Handler):
 
 
 @pytest.fixture(scope="module")
-def plugin_run(tmp_path_factory):
+def plugin_run(plugin_parts, tmp_path_factory):
     """Train the plugin model for 2 epochs (text frozen in the first), recording the text encoder's and the fusion's
     weights before and after each epoch, and the optimizer's groups."""
     root = tmp_path_factory.mktemp("plugin_run")
