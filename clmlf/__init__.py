@@ -2,7 +2,7 @@
 
 __version__ = "0.1.0"
 
-from clmlf.errors import PluginError, SpecError
+from clmlf.errors import ContractError, PluginError, SpecError
 from clmlf.model import CLMLF, build_model
 from clmlf.outputs import CLMLFOutput, EncoderOutput, PoolerOutput, TransformerOutput
 from clmlf.plugins import hookimpl
@@ -10,7 +10,7 @@ from clmlf.registry import RegistryError, get_component, list_components, regist
 from clmlf.spec import ComponentSpec, ExperimentSpec, ModelSpec, load_spec
 
 __all__ = [
-    "CLMLF", "CLMLFOutput", "ComponentSpec", "EncoderOutput", "ExperimentSpec", "ModelSpec", "PluginError",
+    "CLMLF", "CLMLFOutput", "ComponentSpec", "ContractError", "EncoderOutput", "ExperimentSpec", "ModelSpec", "PluginError",
     "PoolerOutput", "RegistryError", "SpecError", "TransformerOutput", "build_model", "get_component", "hookimpl",
     "list_components", "load_spec", "register", "__version__",
 ]

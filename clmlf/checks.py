@@ -51,11 +51,14 @@ def check_image_features(image_features: Tensor) -> Tensor:
 
 
 def pixel_expectations(image_encoder: nn.Module) -> tuple[int, torch.dtype | None]:
-    """The channel count (from the encoder's ``pixel_mean`` (1, C, 1, 1) if it has one, else 3) and the dtype of
-    the encoder's parameters (None without parameters) that float pixels must have."""
+    """What an encoder that normalises pixels itself says through its ``pixel_mean`` (1, C, 1, 1): the channel count
+    C and the dtype of its parameters that float pixels must have (None without parameters). An encoder without
+    ``pixel_mean`` says nothing: 3 channels, uint8 or any float pixels (docs/components.md#image_encoder)."""
     mean = getattr(image_encoder, "pixel_mean", None)
+    if mean is None:
+        return 3, None
     parameter = next(image_encoder.parameters(), None)
-    return (3 if mean is None else mean.shape[1]), (None if parameter is None else parameter.dtype)
+    return mean.shape[1], (None if parameter is None else parameter.dtype)
 
 
 def check_pixels(pixel_values: Tensor, channels: int, dtype: torch.dtype | None) -> Tensor:
@@ -91,7 +94,7 @@ their ``max_position_embeddings`` hold no token position."""
 
 def max_text_positions(text_encoder: nn.Module) -> int | None:
     """How many tokens the text encoder's (or its ``backbone``'s) config has positions for, None where it exposes
-    no ``max_position_embeddings``."""
+    no ``max_position_embeddings`` (then no length is checked; docs/components.md#text_encoder)."""
     config = getattr(text_encoder, "config", None) or getattr(getattr(text_encoder, "backbone", None), "config", None)
     limit = getattr(config, "max_position_embeddings", None)
     if not isinstance(limit, int):

@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from clmlf.errors import PluginError
+from clmlf.errors import ContractError, PluginError
 from clmlf.experiments.shards import parse_shard
 from clmlf.registry import RegistryError
 
@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         return args.run(args)
-    except (ValueError, RegistryError, PluginError, FileNotFoundError, FileExistsError) as error:  # SpecError, DataError are ValueErrors
+    except (ValueError, ContractError, RegistryError, PluginError, FileNotFoundError, FileExistsError) as error:  # SpecError, DataError are ValueErrors
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

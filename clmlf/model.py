@@ -11,11 +11,12 @@ from typing import Any, Literal, NamedTuple
 import torch
 from torch import Tensor, nn
 
-from clmlf.checks import (  # noqa: F401  (max_text_positions and the other checks are also imported from here)
-    OFFSET_POSITIONS, check_batch_sizes, check_image_features, check_pixels, check_text_features, check_token_ids,
-    max_text_positions, pixel_expectations, shape_of,
+from clmlf.checks import (
+    check_batch_sizes, check_image_features, check_pixels, check_text_features, check_token_ids, max_text_positions,
+    pixel_expectations,
 )
-from clmlf.outputs import CLMLFOutput, EncoderOutput
+from clmlf.contracts import checked_output, require_part, trainable_part
+from clmlf.outputs import CLMLFOutput, EncoderOutput, PoolerOutput, TransformerOutput
 from clmlf.spec import COMPONENT_FIELDS, ModelSpec, load_model_spec, validate_spec
 
 CONFIG_NAME = "config.json"
@@ -72,23 +73,25 @@ class CLMLF(nn.Module):
         if self.image_encoder is None or (pixel_values is None and image_features is None):
             return None
         if image_features is not None:
-            image = self.image_encoder.tokens(image_features)
+            image = require_part(self, "image_encoder", "tokens").tokens(image_features)
         else:
             image = self.image_encoder(pixel_values)
+        image = checked_output(self, "image_encoder", image, EncoderOutput)
         if self.image_transformer is not None:
-            encoded = self.image_transformer(image.hidden, image.mask)
+            encoded = checked_output(self, "image_transformer", self.image_transformer(image.hidden, image.mask), TransformerOutput)
             image = EncoderOutput(encoded.hidden, image.mask, image.pooled)
         return image
 
     def compile_parts(self, **options: Any) -> CLMLF:
         """``torch.compile`` the heavy parts in place (``options`` go to it): each layer of a BERT-style text backbone
         (so the paths that run only its upper layers on cached states are compiled too) or the whole backbone, the
-        image backbone, TE_I and TE_M. The glue between them, the heads and the losses stay eager; parameter names and
-        checkpoints do not change. Returns self."""
-        text = getattr(self.text_encoder, "backbone", None)
+        image backbone, TE_I and TE_M; an encoder without a ``backbone`` is compiled whole
+        (:func:`clmlf.contracts.trainable_part`). The glue between them, the heads and the losses stay eager;
+        parameter names and checkpoints do not change. Returns self."""
+        text = trainable_part(self.text_encoder)
         layers = getattr(getattr(text, "encoder", None), "layer", None)
-        parts = [*(layers if layers is not None else [text]), getattr(self.image_encoder, "backbone", None),
-                 self.image_transformer, self.fusion]
+        image = None if self.image_encoder is None else trainable_part(self.image_encoder)
+        parts = [*(layers if layers is not None else [text]), image, self.image_transformer, self.fusion]
         for part in parts:
             if part is not None:
                 part.compile(**options)
@@ -137,20 +140,22 @@ class CLMLF(nn.Module):
         self._check_inputs(input_ids, attention_mask, pixel_values, token_type_ids, image_features, text_features)
         if text_features is not None:
             depth = {} if text_depth is None else {"depth": text_depth}  # plug-in text encoders cache full states only
-            text = self.text_encoder.tokens(text_features, attention_mask, **depth)
+            text = require_part(self, "text_encoder", "tokens").tokens(text_features, attention_mask, **depth)
         else:
             text = self.text_encoder(input_ids, attention_mask, token_type_ids)
+        text = checked_output(self, "text_encoder", text, EncoderOutput)
         image = self.encode_image(pixel_values, image_features)
         image_hidden = None if image is None else image.hidden
         image_mask = None if image is None else image.mask
         if self.fusion is not None:
             fused = self.fusion(text.hidden, text.mask, image_hidden, image_mask, need_weights=return_attention)
+            fused = checked_output(self, "fusion", fused, TransformerOutput)
             hidden, mask, attention = fused.hidden, fused.mask, fused.attentions
         elif image is None:
             hidden, mask, attention = text.hidden, text.mask, None
         else:
             hidden, mask, attention = torch.cat([text.hidden, image_hidden], 1), torch.cat([text.mask, image_mask], 1), None
-        pooled = self.pooler(hidden, mask)
+        pooled = checked_output(self, "pooler", self.pooler(hidden, mask), PoolerOutput)
         return FusedTokens(hidden, mask, pooled.pooled, pooled.weights, attention, text.hidden.shape[1])
 
     def _check_inputs(self, input_ids=None, attention_mask=None, pixel_values=None, token_type_ids=None,
@@ -175,13 +180,14 @@ class CLMLF(nn.Module):
 
     def heads(self, fused: FusedTokens, view: Literal["original", "augmented"] = "original") -> CLMLFOutput:
         """Classifier and (view-specific) contrastive projection on the pooled representation."""
-        projection = self.augmented_projection if view == "augmented" and self.augmented_projection else self.projection
+        field = "augmented_projection" if view == "augmented" and self.augmented_projection else "projection"
+        projection = getattr(self, field)
         return CLMLFOutput(
-            logits=self.head(fused.pooled),
+            logits=checked_output(self, "head", self.head(fused.pooled), Tensor),
             pooled=fused.pooled,
             fused=fused.hidden,
             fused_mask=fused.mask,
-            z=None if projection is None else projection(fused.pooled),
+            z=None if projection is None else checked_output(self, field, projection(fused.pooled), Tensor),
             attention=fused.attention,
             pooling_weights=fused.pooling_weights,
             num_text_tokens=fused.num_text_tokens,

@@ -70,3 +70,12 @@ def tiny_ablation(tmp_path_factory) -> Path:
     argv = ["ablate", str(TINY_CONFIG), "--seeds", "1", "--out", str(out), "--rows", "text_only,late_fusion,clmlf", "--no-progress"]
     assert main(argv + [f"--set={override}" for override in TINY_RUN]) == 0
     return out
+
+
+@pytest.fixture(scope="module")
+def plugin_parts():
+    """Third-party-style components (tests/plugin_parts.py) registered for one test module."""
+    from plugin_parts import registered
+
+    with registered():
+        yield

@@ -23,8 +23,7 @@ def token_projection(in_dim: int, d_model: int, kind: TokenProjection) -> nn.Mod
 
 
 def freeze_module(module: nn.Module) -> None:
-    """Stop gradients into ``module`` for good (its BatchNorm mode is handled by the owner's ``train()``);
-    the mark keeps training schedules from unfreezing it."""
+    """Stop gradients into ``module`` for good (its BatchNorm mode is handled by the owner's ``train()``); the
+    training schedule never unfreezes what it did not freeze (:func:`clmlf.train.optim.set_text_encoder_trainable`)."""
     for parameter in module.parameters():
         parameter.requires_grad_(False)
-        parameter._clmlf_frozen = True

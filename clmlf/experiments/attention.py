@@ -14,13 +14,16 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from clmlf.contracts import image_view_options
 from clmlf.data.images import load_image
 from clmlf.data.samples import Sample
 from clmlf.data.views import eval_transform
 from clmlf.model import CLMLF
 from clmlf.spec import DataSpec
 from clmlf.train.inputs import Collator, model_inputs
-from clmlf.train.pipeline import image_view_options
+
+WORD_PIECES = ("convert_ids_to_tokens", "all_special_tokens")
+"""What the maps read from a (Hugging Face) tokenizer to turn token ids back into words."""
 
 
 class NoAttentionMaps(ValueError):
@@ -65,8 +68,12 @@ class AttentionProbe:
             raise NoAttentionMaps("the model has no image encoder")
         if getattr(model.image_encoder, "token_layout", "spatial") == "legacy_view":
             raise NoAttentionMaps("image_encoder.token_layout is legacy_view: its tokens are not image positions")
+        missing = [name for name in WORD_PIECES if not hasattr(collator.tokenizer, name)]
+        if missing:
+            raise NoAttentionMaps(f"the text encoder's tokenizer has no {' / '.join(missing)}, so its tokens cannot be "
+                                  "shown as words (docs/components.md#text_encoder)")
         self.model, self.collator, self.device = model.eval(), collator, device
-        self.transform = eval_transform(**image_view_options(model, data))
+        self.transform = eval_transform(**image_view_options(model.image_encoder, data.image_size))
         self.layer, self.head, self.words = layer, head, words
         self.special = set(collator.tokenizer.all_special_tokens)
 

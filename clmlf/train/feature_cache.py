@@ -2,8 +2,8 @@
 
 Training on cached maps skips the backbone in every step; it is exact for the evaluation view (the backbone is
 frozen and in eval mode) and uses a fixed number of pre-drawn RandAugment views for DBCL. The cache key is a
-hash of the encoder spec and weights, the transform, each image's id, path, size and modification time (and the
-seed of augmented views), so any change recomputes.
+hash of the encoder spec and weights (its ``backbone``'s, else the whole encoder's), the transform, each image's
+id, path, size and modification time (and the seed of augmented views), so any change recomputes.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from clmlf.contracts import trainable_part
 from clmlf.data.images import load_image
 from clmlf.data.samples import Sample
 from clmlf.train.disk_cache import cache_key, load_or_compute, weights_fingerprint
@@ -57,7 +58,7 @@ def cached_features(
     progress: bool = True,
 ) -> Tensor:
     """Load or compute (and atomically store) the features of one view; augmented views use ``seed + view``."""
-    key = cache_key({"encoder": encoder_spec, "weights": weights_fingerprint(encoder.backbone), "transform": repr(transform),
+    key = cache_key({"encoder": encoder_spec, "weights": weights_fingerprint(trainable_part(encoder)), "transform": repr(transform),
                      "view": view, "seed": seed if view else None, "images": [image_fingerprint(s) for s in samples]})
 
     def compute() -> dict[str, Tensor]:

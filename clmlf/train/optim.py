@@ -7,6 +7,7 @@ import math
 import torch
 from torch import nn
 
+from clmlf.contracts import trainable_part
 from clmlf.spec import TrainSpec
 
 
@@ -15,16 +16,26 @@ def is_no_decay(name: str, parameter: nn.Parameter) -> bool:
     return parameter.ndim <= 1 or name.endswith((".position", ".modality"))
 
 
+def encoder_parts(model: nn.Module) -> dict[int, str]:
+    """``id(parameter) -> "text" | "image"`` for the parameters of each encoder's trainable part (its ``backbone``,
+    else the whole encoder: :func:`clmlf.contracts.trainable_part`)."""
+    encoders = {"text": model.text_encoder, "image": model.image_encoder}
+    return {id(parameter): part for part, encoder in encoders.items() if encoder is not None
+            for parameter in trainable_part(encoder).parameters()}
+
+
 def parameter_groups(model: nn.Module, train: TrainSpec) -> list[dict]:
-    """Groups keyed by (part, decay): ``text`` = the text backbone, ``image`` = the image backbone, ``rest``."""
+    """Groups keyed by (part, decay): ``text`` = the text encoder's trainable part, ``image`` = the image encoder's,
+    ``rest``."""
     rates = {
         "text": train.lr if train.text_encoder_lr is None else train.text_encoder_lr,
         "image": train.lr if train.image_encoder_lr is None else train.image_encoder_lr,
         "rest": train.lr,
     }
+    parts = encoder_parts(model)
     groups: dict[tuple[str, bool], list[nn.Parameter]] = {}
     for name, parameter in model.named_parameters():
-        part = "text" if name.startswith("text_encoder.backbone.") else "image" if name.startswith("image_encoder.backbone.") else "rest"
+        part = parts.get(id(parameter), "rest")
         decay = train.decay_norm_and_bias or not is_no_decay(name, parameter)
         groups.setdefault((part, decay), []).append(parameter)
     return [
@@ -54,9 +65,19 @@ def build_scheduler(optimizer: torch.optim.Optimizer, total_steps: int, train: T
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: schedule_factor(step, total_steps, train))
 
 
+SCHEDULE_FROZEN = "_clmlf_schedule_frozen"
+"""Marks the parameters the two-stage schedule froze (the only ones it unfreezes)."""
+
+
 def set_text_encoder_trainable(model: nn.Module, trainable: bool) -> None:
-    """Two-stage schedule (reference code): the text backbone is frozen for the first ``text_freeze_epochs``.
-    Parameters frozen by the encoder's own ``freeze`` / ``freeze_layers`` options stay frozen."""
-    for parameter in model.text_encoder.backbone.parameters():
-        if not getattr(parameter, "_clmlf_frozen", False):
-            parameter.requires_grad_(trainable)
+    """Two-stage schedule (reference code): the text encoder's trainable part (its ``backbone``, else the whole
+    encoder) is frozen for the first ``text_freeze_epochs``. Parameters the encoder froze itself (``freeze`` /
+    ``freeze_layers``, or a plugin's own ``requires_grad_(False)``) are never touched: unfreezing only undoes what the
+    schedule froze."""
+    for parameter in trainable_part(model.text_encoder).parameters():
+        if trainable and getattr(parameter, SCHEDULE_FROZEN, False):
+            parameter.requires_grad_(True)
+            delattr(parameter, SCHEDULE_FROZEN)
+        elif not trainable and parameter.requires_grad:
+            parameter.requires_grad_(False)
+            setattr(parameter, SCHEDULE_FROZEN, True)

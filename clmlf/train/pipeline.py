@@ -9,14 +9,16 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
+from clmlf.contracts import cache_possible, frozen_layers, image_view_options, is_frozen, part_name, require, require_part
 from clmlf.data.errors import DataError
 from clmlf.data.formatters import SentenceFormatter
 from clmlf.data.images import check_images
 from clmlf.data.samples import SPLITS, DatasetSplits
 from clmlf.data.views import eval_transform
 from clmlf.encoders.image_tokens import ImageTokenOptions
-from clmlf.errors import SpecError
+from clmlf.errors import ContractError, SpecError
 from clmlf.model import CLMLF
+from clmlf.registry import registry
 from clmlf.spec import ComponentSpec, DataSpec, ExperimentSpec
 from clmlf.train.disk_cache import default_cache_dir
 from clmlf.train.feature_cache import cached_features
@@ -40,8 +42,8 @@ def build_splits(dataset: ComponentSpec, root: str | None = None) -> DatasetSpli
                                    "or give its spec a root field"])
     splits = dataset.build(**({"root": root} if root is not None else {}))
     if not isinstance(splits, DatasetSplits):
-        raise SpecError("config", [f"data.dataset: {dataset.type!r} built a {type(splits).__name__}; a dataset component "
-                                   "must return clmlf.data.samples.DatasetSplits"])
+        raise ContractError("dataset", dataset.type, registry().entry("dataset", dataset.type).component,
+                            f"returned a {type(splits).__name__}; it must return clmlf.data.samples.DatasetSplits")
     return splits
 
 
@@ -64,19 +66,12 @@ def load_splits(data: DataSpec) -> DatasetSplits:
     return replace(splits, **checked)
 
 
-def image_view_options(model: CLMLF, data: DataSpec) -> dict:
-    """Resize policy from the image encoder's pretrained config, at ``data.image_size`` (the encoder normalises)."""
-    config = model.image_encoder.data_config
-    return {"image_size": data.image_size, "crop_pct": config.crop_pct,
-            "interpolation": config.interpolation if config.interpolation in ("bilinear", "bicubic", "nearest") else "bilinear"}
-
-
 def augmentation_transform(model: CLMLF, data: DataSpec):
     """The training view: ``data.augmentation`` with the fields it leaves unset (or None) taken from the data
     section (``image_size``) and the encoder (resize policy), so both views match in size."""
+    options = image_view_options(model.image_encoder, data.image_size)
     if data.augmentation is None:
-        return eval_transform(**image_view_options(model, data))
-    options = image_view_options(model, data)
+        return eval_transform(**options)
     own, given = data.augmentation.kwargs(), data.augmentation.model_fields_set
     fill = {key: value for key, value in options.items() if key in own and (own[key] is None or key not in given)}
     return data.augmentation.build(**fill)
@@ -113,12 +108,13 @@ def build_inputs(
     uses_images = model.image_encoder is not None
     if uses_images and not dataset.has_images:
         raise SpecError("config", [f"model.image_encoder: {dataset.name} has no images; set model.image_encoder: null (text-only)"])
-    eval_view = eval_transform(**image_view_options(model, data)) if uses_images else None
+    eval_view = eval_transform(**image_view_options(model.image_encoder, data.image_size)) if uses_images else None
     train_view = augmentation_transform(model, data) if uses_images else None
-    formatter = data.formatter.build() if data.formatter is not None else SentenceFormatter()
+    formatter = build_formatter(data)
     check_formatter(formatter, dataset, splits)
     collator = Collator(text_tokenizer(model), formatter, model.text_encoder.max_length)
-    banks = feature_banks(spec, model, dataset, eval_view, train_view, device, augmented_train, splits, progress) if uses_images and data.cache_image_features else {}
+    cache_images = uses_images and data.cache_image_features and cache_possible(model, "image_encoder", "data.cache_image_features")
+    banks = feature_banks(spec, model, dataset, eval_view, train_view, device, augmented_train, splits, progress) if cache_images else {}
     def loader(name: str, text_features=None) -> DataLoader:
         training = name == "train"
         items = PostDataset(  # both training views are augmented (REFERENCE.md §3); cached banks hold the eval view
@@ -133,7 +129,7 @@ def build_inputs(
 
     loaders = {name: loader(name) for name in splits}
     text_loaders = {}
-    if "train" in splits and data.cache_text_features:
+    if "train" in splits and data.cache_text_features and cache_possible(model, "text_encoder", "data.cache_text_features"):
         text_loaders = {stage: loader("train", bank) for stage, bank in cached_text_banks(spec, model, collator, dataset, device, augmented_train, progress).items()}
     return Inputs(dataset, loaders, collator, uses_images, **text_loaders)
 
@@ -149,16 +145,23 @@ def check_formatter(formatter, dataset: DatasetSplits, splits: tuple[str, ...]) 
                                        "(aspect data: twitter2015, twitter2017); use data.formatter: {type: sentence}"])
 
 
+def build_formatter(data: DataSpec):
+    """``data.formatter`` (default: sentence), checked against the formatter contract."""
+    if data.formatter is None:
+        return SentenceFormatter()
+    formatter = data.formatter.build()
+    require(formatter, "formatter", data.formatter.type, "uses_aspect")
+    return formatter
+
+
 def text_tokenizer(model: CLMLF):
-    """The text encoder's tokenizer; training and prediction need ``tokenizer()`` (a Hugging Face tokenizer) and
-    ``max_length`` on it (README, "Write a plugin")."""
-    encoder = model.text_encoder
-    missing = [name for name in ("tokenizer", "max_length") if not hasattr(encoder, name)]
-    if missing:
-        raise SpecError("config", [f"model.text_encoder: {type(encoder).__name__} lacks {' and '.join(missing)}: a text encoder "
-                                   "used for training or prediction needs tokenizer() (a Hugging Face tokenizer) and "
-                                   "max_length (README, \"Write a plugin\")"])
-    return encoder.tokenizer()
+    """The text encoder's tokenizer: training, evaluation and prediction need ``tokenizer()`` and ``max_length``
+    (docs/components.md#text_encoder); a missing one is a :class:`~clmlf.errors.ContractError`."""
+    tokenizer = require_part(model, "text_encoder", "tokenizer", "max_length").tokenizer()
+    if not callable(tokenizer):
+        raise ContractError("text_encoder", part_name(model, "text_encoder"), type(model.text_encoder),
+                            f"tokenizer() returned a {type(tokenizer).__name__}, not a callable used like a Hugging Face tokenizer")
+    return tokenizer
 
 
 def cached_text_banks(spec: ExperimentSpec, model: CLMLF, collator: Collator, dataset: DatasetSplits, device: torch.device,
@@ -166,12 +169,12 @@ def cached_text_banks(spec: ExperimentSpec, model: CLMLF, collator: Collator, da
     """The text caches the schedule can use: final states for frozen-text epochs, and states after the encoder's
     ``frozen_layers`` for fine-tuning epochs (only encoders that expose ``frozen_layers`` support the latter)."""
     encoder, train = model.text_encoder, spec.train
-    frozen = getattr(encoder, "frozen", False)
+    frozen = is_frozen(encoder)
     wanted = {}
     if train.text_freeze_epochs > 0 or frozen:
         wanted["cached_text_train"] = None
-    if getattr(encoder, "frozen_layers", 0) and not frozen and train.epochs > train.text_freeze_epochs:
-        wanted["prefix_text_train"] = encoder.frozen_layers
+    if frozen_layers(encoder) and not frozen and train.epochs > train.text_freeze_epochs:
+        wanted["prefix_text_train"] = frozen_layers(encoder)
     cache_dir = cache_directory(spec.data)
     return {stage: text_bank(encoder, collator, dataset.train, device, augmented_train, cache_dir, depth, progress) for stage, depth in wanted.items()}
 
@@ -183,7 +186,7 @@ def cache_directory(data: DataSpec) -> Path:
 
 def feature_banks(spec, model, dataset, eval_view, train_view, device, augmented_train, splits, progress: bool = True) -> dict[str, FeatureBank]:
     encoder = model.image_encoder
-    if not encoder.frozen:
+    if not is_frozen(encoder):
         raise SpecError("config", ["data.cache_image_features needs a frozen image encoder (model.image_encoder.freeze: true)"])
     data = spec.data
     cache_dir = cache_directory(data)

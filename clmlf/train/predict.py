@@ -7,13 +7,13 @@ from pathlib import Path
 
 import torch
 
+from clmlf.contracts import image_view_options
 from clmlf.data.errors import BadImageError, DataError
-from clmlf.data.formatters import SentenceFormatter
 from clmlf.data.images import load_image
 from clmlf.data.views import eval_transform
 from clmlf.model import CLMLF
 from clmlf.train.evaluate import autocast
-from clmlf.train.pipeline import image_view_options, require_data, text_tokenizer
+from clmlf.train.pipeline import build_formatter, require_data, text_tokenizer
 from clmlf.train.run_dir import RunDir
 from clmlf.train.trainer import select_device
 
@@ -28,9 +28,10 @@ class Predictor:
         self.device = select_device(device)
         self.model = CLMLF.from_pretrained(run.checkpoint, map_location=self.device).eval()
         self.label_names = self._label_names(run)
-        self.formatter = data.formatter.build() if data.formatter is not None else SentenceFormatter()
+        self.formatter = build_formatter(data)
         self.tokenizer = text_tokenizer(self.model)
-        self.transform = eval_transform(**image_view_options(self.model, data)) if self.model.image_encoder else None
+        encoder = self.model.image_encoder
+        self.transform = None if encoder is None else eval_transform(**image_view_options(encoder, data.image_size))
 
     @staticmethod
     def _label_names(run: RunDir) -> list[str]:

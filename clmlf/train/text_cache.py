@@ -5,7 +5,9 @@ each step then starts from the cached states, so the stage costs only the fusion
 holds the states after the first k layers instead, for fine-tuning above a bottom frozen for good
 (``text_encoder.freeze_layers: k``): each step then runs only the layers above k. States are computed in eval mode
 (no dropout inside the frozen layers), kept as fp16 trimmed to the real tokens, and stored on disk keyed by the
-backbone's weights, the depth and the token tensors themselves (:func:`inputs_fingerprint`; :mod:`.disk_cache`).
+backbone's weights (the whole encoder's without a ``backbone``), the depth and the token tensors themselves
+(:func:`inputs_fingerprint`; :mod:`.disk_cache`). Encoders with ``features``/``tokens`` only
+(docs/components.md#text_encoder).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from clmlf.contracts import trainable_part
 from clmlf.data.samples import Sample
 from clmlf.train.disk_cache import cache_key, load_or_compute, weights_fingerprint
 from clmlf.train.inputs import Collator, TextBank
@@ -59,7 +62,7 @@ def inputs_fingerprint(collator: Collator, texts: Sequence[str], aspects: Sequen
 def cached_texts(encoder, collator: Collator, texts: Sequence[str], aspects: Sequence[str | None], device: torch.device,
                  cache_dir: Path, description: str, depth: int | None = None, progress: bool = True) -> list[Tensor]:
     """:func:`encode_texts`, loaded from or stored in ``cache_dir``."""
-    key = cache_key({"weights": weights_fingerprint(encoder.backbone), **({} if depth is None else {"depth": depth}),
+    key = cache_key({"weights": weights_fingerprint(trainable_part(encoder)), **({} if depth is None else {"depth": depth}),
                      "inputs": inputs_fingerprint(collator, texts, aspects)})
 
     def compute() -> dict[str, Tensor]:

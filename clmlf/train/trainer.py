@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
+from clmlf.contracts import is_frozen
 from clmlf.errors import SpecError
 from clmlf.losses.modules import CLMLFLoss, CrossEntropyLoss, DBCLLoss, LBCLLoss, LossOutput
 
@@ -142,7 +143,7 @@ class Trainer:
         spec = self.spec.train
         seed_everything(self.parallel.seed(spec.seed + epoch))  # resume reproduces an uninterrupted run epoch by epoch
         set_text_encoder_trainable(self.model, epoch >= spec.text_freeze_epochs)
-        text_frozen = epoch < spec.text_freeze_epochs or getattr(self.model.text_encoder, "frozen", False)
+        text_frozen = epoch < spec.text_freeze_epochs or is_frozen(self.model.text_encoder)
         loader = self.inputs.train_loader(text_frozen)
         generator = torch.Generator().manual_seed(spec.seed + epoch)
         order = length_grouped_order(loader.dataset.samples, loader.batch_size, generator) if spec.group_by_length else torch.randperm(len(loader.dataset), generator=generator)

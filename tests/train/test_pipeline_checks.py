@@ -10,7 +10,7 @@ from torch import nn
 from clmlf.cli import main
 from clmlf.data.formatters import AspectFormatter, SentenceFormatter
 from clmlf.data.samples import DatasetSplits, Sample
-from clmlf.errors import SpecError
+from clmlf.errors import ContractError, SpecError
 from clmlf.registry import Entry, registry
 from clmlf.spec import ComponentSpec
 from clmlf.train.pipeline import build_splits, check_formatter, text_tokenizer
@@ -32,7 +32,8 @@ def test_an_aspect_formatter_needs_aspect_data():
 def test_a_text_encoder_without_a_tokenizer_is_named(tiny_model):
     assert text_tokenizer(tiny_model)("good day")["input_ids"]
     tiny_model.text_encoder = nn.Identity()
-    with pytest.raises(SpecError, match="model.text_encoder: Identity lacks tokenizer and max_length"):
+    with pytest.raises(ContractError, match=r"text_encoder 'minilm' \(Identity from torch.nn.modules.linear\): lacks tokenizer "
+                                            r"and max_length .*docs/components.md#text_encoder"):
         text_tokenizer(tiny_model)
 
 
@@ -48,7 +49,7 @@ def test_a_plugin_dataset_gets_named_errors(monkeypatch, capsys):
     spec = ToyDatasetSpec(size=2)
     with pytest.raises(SpecError, match="data.root: dataset 'toy_demo' has no root field"):
         build_splits(spec, "/data")
-    with pytest.raises(SpecError, match="'toy_demo' built a str; a dataset component must return"):
+    with pytest.raises(ContractError, match="dataset 'toy_demo' .*: returned a str; it must return clmlf.data.samples.DatasetSplits"):
         build_splits(spec)
     assert main(["dataset-info", "toy_demo"]) == 2
     assert "size: field required" in capsys.readouterr().err.lower()
@@ -68,7 +69,7 @@ def test_a_split_without_samples_is_named(monkeypatch, tiny_spec):
 def test_longer_positions_of_roberta_style_encoders_are_counted():
     from transformers import BertConfig, RobertaConfig
 
-    from clmlf.model import max_text_positions
+    from clmlf.checks import max_text_positions
 
     roberta, bert = nn.Module(), nn.Module()
     roberta.config, bert.config = RobertaConfig(max_position_embeddings=10, pad_token_id=1), BertConfig(max_position_embeddings=10)
