@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, PositiveInt, model_validator
 
@@ -29,7 +29,6 @@ from clmlf.data.root import find_dataset_dir, find_image_dir
 from clmlf.data.samples import DatasetSplits, Sample, SplitName
 from clmlf.data.translations import TranslationCheck, attach_translations
 from clmlf.data.tombert_tsv import TOMBERT_LABELS, read_tombert_tsv
-from clmlf.registry import register
 from clmlf.spec import ComponentSpec
 
 logger = logging.getLogger(__name__)
@@ -185,6 +184,10 @@ class DatasetOptions(ComponentSpec):
     max_train: PositiveInt | None = None
     max_eval: PositiveInt | None = None
 
+    @classmethod
+    def example(cls) -> dict[str, Any]:
+        return {"max_train": 12, "max_eval": 6}
+
 
 class TranslatedDatasetOptions(DatasetOptions):
     """Fields of the datasets with a back-translation file (not registered itself): ``translations: false``
@@ -224,7 +227,6 @@ class Twitter2017Spec(DatasetOptions):
     type: Literal["twitter2017"] = "twitter2017"
 
 
-@register("dataset", "mvsa_single", spec=MVSASingleSpec)
 def mvsa_single(
     root: str | Path | None = None,
     images: bool = True,
@@ -238,7 +240,6 @@ def mvsa_single(
     return load_dataset(MVSA_SINGLE, root, images, translations, max_train, max_eval, translation_check, translation_min_overlap)
 
 
-@register("dataset", "mvsa_multiple", spec=MVSAMultipleSpec)
 def mvsa_multiple(
     root: str | Path | None = None,
     images: bool = False,
@@ -252,7 +253,6 @@ def mvsa_multiple(
     return load_dataset(MVSA_MULTIPLE, root, images, translations, max_train, max_eval, translation_check, translation_min_overlap)
 
 
-@register("dataset", "hfm", spec=HFMSpec)
 def hfm(
     root: str | Path | None = None,
     images: bool = False,
@@ -266,7 +266,6 @@ def hfm(
     return load_dataset(HFM, root, images, translations, max_train, max_eval, translation_check, translation_min_overlap)
 
 
-@register("dataset", "twitter2015", spec=Twitter2015Spec)
 def twitter2015(
     root: str | Path | None = None, images: bool = False, max_train: int | None = None, max_eval: int | None = None
 ) -> DatasetSplits:
@@ -274,7 +273,6 @@ def twitter2015(
     return load_dataset(TWITTER2015, root, images, False, max_train, max_eval)
 
 
-@register("dataset", "twitter2017", spec=Twitter2017Spec)
 def twitter2017(
     root: str | Path | None = None, images: bool = False, max_train: int | None = None, max_eval: int | None = None
 ) -> DatasetSplits:

@@ -7,8 +7,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from clmlf.encoders.projection import TokenProjection
-from clmlf.encoders.text_hf import HFTextEncoder
-from clmlf.registry import register
+from clmlf.encoders.text_hf import TINY_BERT, HFTextEncoder
 from clmlf.spec import ComponentSpec
 
 
@@ -31,8 +30,11 @@ class MiniLMTextEncoderSpec(ComponentSpec):
     freeze_layers: int = Field(0, ge=0)
     max_length: int = Field(128, ge=4)
 
+    @classmethod
+    def example(cls) -> dict[str, Any]:
+        return {"pretrained": False, "config_overrides": TINY_BERT}
 
-@register("text_encoder", "minilm", spec=MiniLMTextEncoderSpec)
+
 def minilm_text_encoder(
     pretrained: bool = True,
     config_overrides: dict[str, Any] | None = None,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -113,3 +113,7 @@ class TransformerSpecFields(ComponentSpec):
     activation: Activation = "gelu"
     norm_first: bool = False
     layer_norm_eps: float = Field(1e-12, gt=0.0)
+
+    @classmethod
+    def example(cls) -> dict[str, Any]:
+        return {"num_layers": 1, "num_heads": 2, "ffn_dim": 64}
