@@ -15,8 +15,6 @@ REGISTERED = [(kind, name) for kind in registry().kinds() for name in registry()
 @pytest.mark.parametrize(("kind", "name"), REGISTERED, ids=[f"{kind}-{name}" for kind, name in REGISTERED])
 def test_component_contract(kind, name, tmp_path):
     fields = {"type": name, **registry().entry(kind, name).spec.example()}
-    if kind == "loss":
-        pytest.importorskip("clmlf.losses.terms", reason="loss terms take a TrainingStep once clmlf.losses.terms exists")
     if (kind, name) == ("dataset", "jsonl"):
         fields["root"] = str(write_posts(tmp_path / "posts"))
     elif kind == "dataset" and not has_real_data():
