@@ -1,12 +1,12 @@
-"""Component registry: ``kind -> name -> (component, spec class)``, plus plugin discovery.
+"""Component registry: ``kind -> name -> (component, spec class)``, filled through the plugin hook.
 
-A component is any callable (usually an ``nn.Module`` class) whose keyword arguments mirror the fields
-of its pydantic spec. Built-ins register with the :func:`register` decorator when :mod:`clmlf.components`
-is imported; third-party packages register through the ``clmlf`` entry-point group (see :mod:`clmlf.plugins`).
+A component is any callable (usually an ``nn.Module`` class) whose keyword arguments mirror the fields of its
+pydantic spec. Every provider, the built-ins included (:mod:`clmlf.builtins`), registers through the same
+``clmlf_register(registry)`` hook (:mod:`clmlf.plugins`). The component and the spec may be given as objects or as
+``"module:attr"`` import strings, imported on first use, so listing the registry imports no component module:
 
->>> @register("pooler", "max", spec=MaxPoolerSpec)
-... class MaxPooler(nn.Module): ...
->>> get_component("pooler", "max")        # -> MaxPooler
+>>> registry.add("pooler", "max", "my_pkg.pooling:MaxPooler", "my_pkg.pooling:MaxPoolerSpec")
+>>> get_component("pooler", "max")        # imports my_pkg.pooling -> MaxPooler
 >>> list_components("pooler")             # -> {"pooler": ["attention", "cls", "max", "mean"]}
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-from dataclasses import dataclass
+import importlib
 from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
@@ -48,26 +48,87 @@ def did_you_mean(name: str, known: list[str]) -> str:
     return f" Did you mean {close[0]!r}?" if close else ""
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One registered component."""
+def reference(target: Any) -> str:
+    """``"module:qualname"`` of an object, or an import string unchanged."""
+    if isinstance(target, str):
+        return target
+    return f"{getattr(target, '__module__', '?')}:{getattr(target, '__qualname__', type(target).__qualname__)}"
 
-    kind: str
-    name: str
-    component: Callable[..., Any]
-    spec: type[ComponentSpec]
+
+def check_reference(kind: str, name: str, role: str, target: Any) -> None:
+    """An import string must look like ``"package.module:attribute"``."""
+    if isinstance(target, str):
+        module, colon, attribute = target.partition(":")
+        if not (colon and module.strip() and attribute.strip()):
+            raise RegistryError(f"{role} for {kind}/{name} must be an object or a 'package.module:attribute' string; "
+                                f"got {target!r}")
+
+
+def import_reference(text: str, what: str) -> Any:
+    """The object an import string names; failures raise :class:`RegistryError` naming ``what`` and the string."""
+    module_name, _, attribute = text.partition(":")
+    try:
+        target = importlib.import_module(module_name)
+        for part in attribute.split("."):
+            target = getattr(target, part)
+    except (ImportError, AttributeError) as error:
+        raise RegistryError(f"{what}: cannot import {text!r} ({type(error).__name__}: {error}); install what it needs "
+                            "or fix the string given to registry.add") from error
+    return target
+
+
+def check_spec(kind: str, name: str, spec: Any) -> None:
+    """A spec must be a :class:`~clmlf.spec.ComponentSpec` subclass whose ``type`` defaults to the registered name."""
+    from clmlf.spec import ComponentSpec
+
+    if not (isinstance(spec, type) and issubclass(spec, ComponentSpec)):
+        raise RegistryError(f"spec for {kind}/{name} must be a subclass of clmlf.ComponentSpec; got {spec!r}")
+    spec_type = spec.model_fields.get("type")
+    if spec_type is None or spec_type.default != name:
+        raise RegistryError(f"Spec {spec.__qualname__} for {kind}/{name} must declare `type: Literal[{name!r}] = {name!r}`.")
+
+
+class Entry:
+    """One registered component. ``component`` and ``spec`` given as ``"module:attr"`` strings are imported on
+    first access (and the spec checked then); :attr:`module` names the providing module without importing it."""
+
+    def __init__(self, kind: str, name: str, component: Callable[..., Any] | str, spec: type[ComponentSpec] | str) -> None:
+        self.kind, self.name = kind, name
+        self._component, self._spec = component, spec
+
+    @property
+    def component(self) -> Callable[..., Any]:
+        if isinstance(self._component, str):
+            self._component = import_reference(self._component, f"{self.kind} {self.name!r}")
+        return self._component
+
+    @property
+    def spec(self) -> type[ComponentSpec]:
+        if isinstance(self._spec, str):
+            spec = import_reference(self._spec, f"{self.kind} {self.name!r} spec")
+            check_spec(self.kind, self.name, spec)
+            self._spec = spec
+        self._spec.component_kind = self.kind
+        return self._spec
 
     @property
     def module(self) -> str:
-        return getattr(self.component, "__module__", "?")
+        """The module providing the component (from its import string when not imported yet)."""
+        return reference(self._component).partition(":")[0]
+
+    def provides(self, spec: type[ComponentSpec]) -> bool:
+        """Whether ``spec`` is this entry's spec class (compared by import string first, importing only on a miss)."""
+        return reference(self._spec) == reference(spec) or self.spec is spec
+
+    def __repr__(self) -> str:
+        return f"Entry({self.kind!r}, {self.name!r}, {reference(self._component)!r}, {reference(self._spec)!r})"
 
 
 class Registry:
-    """A dict of dicts with loud errors. ``version`` increments on every change (spec caches key on it)."""
+    """A dict of dicts with loud errors."""
 
     def __init__(self, kinds: tuple[str, ...] = KINDS) -> None:
         self._entries: dict[str, dict[str, Entry]] = {kind: {} for kind in kinds}
-        self.version = 0
 
     def _check_kind(self, kind: str) -> dict[str, Entry]:
         if kind not in self._entries:
@@ -75,29 +136,25 @@ class Registry:
             raise RegistryError(f"Unknown component kind {kind!r}; known kinds: {', '.join(known)}.{did_you_mean(kind, known)}")
         return self._entries[kind]
 
-    def add(self, kind: str, name: str, component: Callable[..., Any], spec: type[ComponentSpec], override: bool = False) -> None:
-        """Register ``component`` under ``kind/name`` with its ``spec`` class."""
-        from clmlf.spec import ComponentSpec
-
+    def add(self, kind: str, name: str, component: Callable[..., Any] | str, spec: type[ComponentSpec] | str,
+            override: bool = False) -> None:
+        """Register ``component`` under ``kind/name`` with its ``spec`` class; either may be a ``"module:attr"`` string."""
         entries = self._check_kind(kind)
-        if not (isinstance(spec, type) and issubclass(spec, ComponentSpec)):
-            raise RegistryError(f"spec for {kind}/{name} must be a subclass of clmlf.ComponentSpec; got {spec!r}")
-        spec_type = spec.model_fields.get("type")
-        if spec_type is None or spec_type.default != name:
-            raise RegistryError(
-                f"Spec {spec.__qualname__} for {kind}/{name} must declare `type: Literal[{name!r}] = {name!r}`."
-            )
+        check_reference(kind, name, "component", component)
+        check_reference(kind, name, "spec", spec)
+        if not isinstance(spec, str):
+            check_spec(kind, name, spec)
         old = entries.get(name)
-        if old is not None and not override and old.component is not component:
+        if old is not None and not override and reference(old._component) != reference(component):
             raise RegistryError(
-                f"{kind} {name!r} is already registered by {old.module}.{getattr(old.component, '__qualname__', old.component)}; "
-                f"{getattr(component, '__module__', '?')} tries to register it again. Pick another name or pass override=True."
+                f"{kind} {name!r} is already registered by {reference(old._component)}; {reference(component)} tries to "
+                "register it again. Pick another name or pass override=True."
             )
-        spec.component_kind = kind
         entries[name] = Entry(kind, name, component, spec)
-        self.version += 1
+        if not isinstance(spec, str):
+            spec.component_kind = kind
 
-    def register(self, kind: str, name: str, *, spec: type[ComponentSpec], override: bool = False) -> Callable:
+    def register(self, kind: str, name: str, *, spec: type[ComponentSpec] | str, override: bool = False) -> Callable:
         """Decorator form of :meth:`add`; returns the component unchanged."""
 
         def decorator(component: Callable[..., Any]) -> Callable[..., Any]:
@@ -114,6 +171,15 @@ class Registry:
                 f"Unknown {kind} {name!r}; known {kind} names: {', '.join(known) or '(none)'}.{did_you_mean(name, known)}"
             )
         return entries[name]
+
+    def kind_of(self, spec: type[ComponentSpec]) -> str:
+        """The kind ``spec`` is registered under (for a spec class constructed directly, before any lookup)."""
+        name = getattr(spec.model_fields.get("type"), "default", None)
+        for kind, entries in self._entries.items():
+            if name in entries and entries[name].provides(spec):
+                return kind
+        raise RegistryError(f"{spec.__qualname__} (type {name!r}) is not a registered spec; register it with "
+                            "registry.add(kind, name, component, spec) in a clmlf_register hook or with clmlf.register")
 
     def names(self, kind: str) -> list[str]:
         return sorted(self._check_kind(kind))
@@ -133,17 +199,16 @@ REGISTRY = Registry()
 
 
 def _ready() -> Registry:
-    """The global registry with built-ins and plugins loaded (both lazily, once)."""
-    from clmlf import components  # noqa: F401  (import registers the built-ins)
+    """The global registry with the built-ins and the installed plugins registered (once, lazily)."""
     from clmlf.plugins import load_plugins
 
     load_plugins()
     return REGISTRY
 
 
-def register(kind: str, name: str, *, spec: type[ComponentSpec], override: bool = False) -> Callable:
-    """Decorator registering a component class/factory under ``kind/name`` with its pydantic ``spec``."""
-    return REGISTRY.register(kind, name, spec=spec, override=override)
+def register(kind: str, name: str, *, spec: type[ComponentSpec] | str, override: bool = False) -> Callable:
+    """Decorator registering a component class/factory of your own code under ``kind/name`` with its pydantic ``spec``."""
+    return _ready().register(kind, name, spec=spec, override=override)
 
 
 def get_component(kind: str, name: str) -> Callable[..., Any]:

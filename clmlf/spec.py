@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic_core import PydanticCustomError, core_schema
 
 from clmlf.errors import SpecError
-from clmlf.registry import did_you_mean, registry
+from clmlf.registry import RegistryError, did_you_mean, registry
 
 SHARED_SIZES = ("d_model", "num_classes")
 """Sizes a :class:`ModelSpec` fills into the component specs that leave them None."""
@@ -28,6 +28,19 @@ class ComponentSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
     component_kind: ClassVar[str] = ""
 
+    @classmethod
+    def registered_kind(cls) -> str:
+        """The registry kind of this spec class (found in the registry for a spec class constructed directly)."""
+        if not cls.__dict__.get("component_kind"):
+            cls.component_kind = registry().kind_of(cls)
+        return cls.component_kind
+
+    @classmethod
+    def example(cls) -> dict[str, Any]:
+        """Fields of a tiny, offline configuration (random weights, a few samples) for contract tests and
+        :func:`clmlf.testing.check_component`; shared sizes (``d_model``, ``num_classes``) are filled by the caller."""
+        return {}
+
     def kwargs(self) -> dict[str, Any]:
         """Constructor keyword arguments: every field but ``type`` (nested specs stay spec objects)."""
         return {name: getattr(self, name) for name in type(self).model_fields if name != "type"}
@@ -36,7 +49,7 @@ class ComponentSpec(BaseModel):
         """Instantiate the registered component with this spec's fields (``overrides`` win). A shared size
         (:data:`SHARED_SIZES`) still None, as in a spec built outside a :class:`ModelSpec`, is not passed: the
         component's own default applies."""
-        component = registry().entry(self.component_kind, self.type).component
+        component = registry().entry(self.registered_kind(), self.type).component
         kwargs = {name: value for name, value in self.kwargs().items() if not (name in SHARED_SIZES and value is None)}
         return component(**{**kwargs, **overrides})
 
@@ -49,11 +62,15 @@ class Component:
 
     def validate(self, value: Any) -> ComponentSpec:
         if isinstance(value, ComponentSpec):
-            if value.component_kind != self.kind:
+            try:
+                got = value.registered_kind()
+            except RegistryError as error:
+                raise PydanticCustomError("unregistered_spec", str(error)) from None
+            if got != self.kind:
                 raise PydanticCustomError(
                     "wrong_component_kind",
                     "expected a {kind} spec, got a {got} spec ({name})",
-                    {"kind": self.kind, "got": value.component_kind, "name": type(value).__name__},
+                    {"kind": self.kind, "got": got, "name": type(value).__name__},
                 )
             return value
         if not isinstance(value, Mapping):

@@ -12,7 +12,6 @@ from typing import Literal
 from pydantic import Field
 from torch import Tensor
 
-from clmlf.registry import register
 from clmlf.spec import ComponentSpec
 
 
@@ -54,12 +53,10 @@ class TextFormatter:
         )
 
 
-@register("formatter", "sentence", spec=SentenceFormatterSpec)
 class SentenceFormatter(TextFormatter):
     """``[CLS] sentence [SEP]``; aspects, if given, are ignored."""
 
 
-@register("formatter", "aspect", spec=AspectFormatterSpec)
 class AspectFormatter(TextFormatter):
     """``[CLS] sentence [SEP] aspect [SEP]`` (aspect-based sentiment: Twitter-15/17)."""
 

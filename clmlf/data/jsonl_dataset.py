@@ -25,7 +25,6 @@ from clmlf.data.files import read_text
 from clmlf.data.readers import DatasetLayout, DatasetOptions, check_disjoint
 from clmlf.data.samples import SPLITS, DatasetSplits, Sample, SplitName
 from clmlf.data.translations import TranslationCheck, attach_translations
-from clmlf.registry import register
 
 FIELDS = ("id", "text", "label", "image", "aspect", "text_translation")
 FIX_HINT = ('Each line must be a JSON object with "text" (string) and "label" (class name or index), and may have "id", '
@@ -45,6 +44,11 @@ class JsonlDatasetSpec(DatasetOptions):
     translation_check: TranslationCheck = "off"
     translation_min_overlap: float = Field(0.1, gt=0, le=1)
 
+    @classmethod
+    def example(cls) -> dict[str, Any]:
+        """The files :func:`clmlf.testing.write_posts` writes (``root`` is the caller's: the folder it wrote to)."""
+        return {**super().example(), "train": "train.jsonl", "dev": "dev.jsonl", "test": "test.jsonl", "images": True}
+
     @model_validator(mode="after")
     def _check_labels(self) -> JsonlDatasetSpec:
         if self.labels is not None and len(set(self.labels)) != len(self.labels):
@@ -52,7 +56,6 @@ class JsonlDatasetSpec(DatasetOptions):
         return self
 
 
-@register("dataset", "jsonl", spec=JsonlDatasetSpec)
 def jsonl_dataset(
     train: str | Path,
     dev: str | Path,

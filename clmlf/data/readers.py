@@ -31,7 +31,6 @@ from clmlf.data.root import find_dataset_dir, find_image_dir
 from clmlf.data.samples import DatasetSplits, Sample, SplitName
 from clmlf.data.translations import TranslationCheck, attach_translations
 from clmlf.data.tombert_tsv import TOMBERT_LABELS, read_tombert_tsv
-from clmlf.registry import register
 from clmlf.spec import ComponentSpec
 
 logger = logging.getLogger(__name__)
@@ -187,6 +186,10 @@ class DatasetOptions(ComponentSpec):
     max_train: PositiveInt | None = None
     max_eval: PositiveInt | None = None
 
+    @classmethod
+    def example(cls) -> dict[str, Any]:
+        return {"max_train": 12, "max_eval": 6}
+
 
 class TranslatedDatasetOptions(DatasetOptions):
     """Fields of the datasets with a back-translation file (not registered itself): ``translations: false``
@@ -248,31 +251,26 @@ def reads(layout: DatasetLayout, spec: type[DatasetOptions]) -> Callable[[Callab
     return decorate
 
 
-@register("dataset", "mvsa_single", spec=MVSASingleSpec)
 @reads(MVSA_SINGLE, MVSASingleSpec)
 def mvsa_single():
     """MVSA-Single (CLMLF fold 1, 3611/450/450), with images by default."""
 
 
-@register("dataset", "mvsa_multiple", spec=MVSAMultipleSpec)
 @reads(MVSA_MULTIPLE, MVSAMultipleSpec)
 def mvsa_multiple():
     """MVSA-Multiple (CLMLF fold 1, 13624/1700/1700), text only in the shared bundle."""
 
 
-@register("dataset", "hfm", spec=HFMSpec)
 @reads(HFM, HFMSpec)
 def hfm():
     """HFM Twitter sarcasm (19816/2410/2409; ``valid.json`` is the dev split), text only in the shared bundle."""
 
 
-@register("dataset", "twitter2015", spec=Twitter2015Spec)
 @reads(TWITTER2015, Twitter2015Spec)
 def twitter2015():
     """Aspect-based Twitter-15 (TomBERT, 3179/1122/1037), text + aspect; no back-translations."""
 
 
-@register("dataset", "twitter2017", spec=Twitter2017Spec)
 @reads(TWITTER2017, Twitter2017Spec)
 def twitter2017():
     """Aspect-based Twitter-17 (TomBERT, 3562/1176/1234), text + aspect; no back-translations."""

@@ -26,7 +26,6 @@ from pydantic_core import PydanticCustomError
 from torch import Tensor
 from torchvision.transforms import InterpolationMode, v2
 
-from clmlf.registry import register
 from clmlf.spec import ComponentSpec
 
 DEFAULT_CROP_PCT = 0.875
@@ -101,6 +100,10 @@ class ViewOptions(ComponentSpec):
     crop_pct: float | None = Field(None, gt=0.0, le=1.0)
     interpolation: Interpolation | None = None
 
+    @classmethod
+    def example(cls) -> dict[str, Any]:
+        return {"image_size": 48}
+
     @model_validator(mode="before")
     @classmethod
     def _no_view_normalisation(cls, data: Any) -> Any:
@@ -127,7 +130,3 @@ class RandAugmentSpec(ViewOptions):
     num_ops: int = Field(2, ge=0)
     magnitude: int = Field(14, ge=0, le=MAGNITUDE_BINS - 1)
     hflip: bool = True
-
-
-register("augmentation", "none", spec=NoAugmentationSpec)(eval_transform)
-register("augmentation", "randaugment", spec=RandAugmentSpec)(train_transform)

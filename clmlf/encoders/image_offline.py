@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from clmlf.encoders.image_timm import timm_image_encoder_from_model
 from clmlf.encoders.image_tokens import ImageTokenEncoder, ImageTokenOptions
-from clmlf.registry import register
 
 
 def efficientnet_lite0_state_dict() -> dict:
@@ -37,8 +36,11 @@ def load_in_order(model, source: dict) -> None:
 class EfficientNetLite0Spec(ImageTokenOptions):
     type: Literal["efficientnet_lite0"] = "efficientnet_lite0"
 
+    @classmethod
+    def example(cls) -> dict[str, Any]:
+        return {"pretrained": False}
 
-@register("image_encoder", "efficientnet_lite0", spec=EfficientNetLite0Spec)
+
 def efficientnet_lite0_encoder(pretrained: bool = True, **options) -> ImageTokenEncoder:
     """EfficientNet-Lite0 (1280 x 7 x 7 map at 224 px; mean = std = 0.5); ``options`` as for :class:`ImageTokenEncoder`."""
     import timm

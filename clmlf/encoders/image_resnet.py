@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from torch import nn
 
 from clmlf.checks import check_choice
 from clmlf.encoders.image_tokens import ImageDataConfig, ImageTokenEncoder, ImageTokenOptions
-from clmlf.registry import register
 
 DEPTHS = (18, 34, 50, 101, 152)
 
@@ -17,6 +16,10 @@ class TorchvisionResNetSpec(ImageTokenOptions):
     type: Literal["torchvision_resnet"] = "torchvision_resnet"
     depth: Literal[18, 34, 50, 101, 152] = 50
     weights_path: str | None = None
+
+    @classmethod
+    def example(cls) -> dict[str, Any]:
+        return {"depth": 18, "pretrained": False}
 
 
 def load_local_state_dict(path: str) -> dict:
@@ -30,7 +33,6 @@ def load_local_state_dict(path: str) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-@register("image_encoder", "torchvision_resnet", spec=TorchvisionResNetSpec)
 def torchvision_resnet_encoder(
     depth: int = 50, pretrained: bool = True, weights_path: str | None = None, **options
 ) -> ImageTokenEncoder:

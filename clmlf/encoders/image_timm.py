@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from torch import Tensor, nn
 
 from clmlf.encoders.image_tokens import ImageDataConfig, ImageTokenEncoder, ImageTokenOptions
-from clmlf.registry import register
 
 
 class TimmFeatures(nn.Module):
@@ -46,8 +45,11 @@ class TimmImageEncoderSpec(ImageTokenOptions):
     model_name: str = "resnet50"
     checkpoint_path: str | None = None
 
+    @classmethod
+    def example(cls) -> dict[str, Any]:
+        return {"model_name": "test_efficientnet", "pretrained": False}
 
-@register("image_encoder", "timm", spec=TimmImageEncoderSpec)
+
 def timm_image_encoder(
     model_name: str = "resnet50", pretrained: bool = True, checkpoint_path: str | None = None, **options
 ) -> ImageTokenEncoder:

@@ -12,7 +12,6 @@ from clmlf.checks import check_text_features, check_token_ids, max_text_position
 from clmlf.encoders.layer_range import layer_range
 from clmlf.encoders.projection import TokenProjection, freeze_module, token_projection
 from clmlf.outputs import EncoderOutput
-from clmlf.registry import register
 from clmlf.spec import ComponentSpec
 
 # Architectures whose config is known offline, so ``pretrained: false`` builds them with no hub access.
@@ -96,6 +95,10 @@ def freeze_bottom_layers(backbone: nn.Module, count: int) -> None:
         freeze_module(module)
 
 
+TINY_BERT = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64}
+"""``config_overrides`` of the tiny random BERT that tests and examples build."""
+
+
 class TextEncoderOptions(ComponentSpec):
     """Fields every :class:`HFTextEncoder` spec shares (not registered itself; ``d_model: None`` is the backbone's
     hidden size). ``max_length``: the reference truncates to 200 word pieces."""
@@ -114,8 +117,13 @@ class HFTextEncoderSpec(TextEncoderOptions):
     model_name: str = "bert-base-uncased"
     tokenizer_name: str | None = None
 
+    @classmethod
+    def example(cls) -> dict[str, Any]:
+        from clmlf.encoders.text_offline import minilm_dir
 
-@register("text_encoder", "hf", spec=HFTextEncoderSpec)
+        return {"model_name": minilm_dir(), "pretrained": False, "config_overrides": TINY_BERT}
+
+
 class HFTextEncoder(nn.Module):
     """Any transformers encoder by hub name or local directory -> (B, L, d_model) token states.
 

@@ -6,8 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from clmlf.encoders.text_hf import HFTextEncoder, TextEncoderOptions
-from clmlf.registry import register
+from clmlf.encoders.text_hf import TINY_BERT, HFTextEncoder, TextEncoderOptions
 
 
 def minilm_dir() -> str:
@@ -23,8 +22,11 @@ class MiniLMTextEncoderSpec(TextEncoderOptions):
     type: Literal["minilm"] = "minilm"
     max_length: int = Field(128, ge=4)
 
+    @classmethod
+    def example(cls) -> dict[str, Any]:
+        return {"pretrained": False, "config_overrides": TINY_BERT}
 
-@register("text_encoder", "minilm", spec=MiniLMTextEncoderSpec)
+
 def minilm_text_encoder(max_length: int = 128, **options: Any) -> HFTextEncoder:
     """An :class:`HFTextEncoder` on the packaged all-MiniLM-L6-v2 weights (no hub access); ``options``: the other
     fields of :class:`MiniLMTextEncoderSpec`."""

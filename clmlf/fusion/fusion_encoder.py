@@ -11,7 +11,6 @@ from torch import Tensor, nn
 from clmlf.checks import check_batch_sizes, check_sequence
 from clmlf.fusion.layers import TransformerSpecFields, TransformerStack, full_mask
 from clmlf.outputs import TransformerOutput
-from clmlf.registry import register
 
 
 class FusionEncoderSpec(TransformerSpecFields):
@@ -20,7 +19,6 @@ class FusionEncoderSpec(TransformerSpecFields):
     modality_embedding: bool = False
 
 
-@register("fusion", "transformer", spec=FusionEncoderSpec)
 class FusionEncoder(nn.Module):
     """Concatenate text (B, Lt, D) and image (B, Li, D) tokens and run ``num_layers`` Transformer layers.
 

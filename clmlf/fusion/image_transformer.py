@@ -11,7 +11,6 @@ from torch import Tensor, nn
 from clmlf.checks import check_sequence
 from clmlf.fusion.layers import TransformerSpecFields, TransformerStack, full_mask
 from clmlf.outputs import TransformerOutput
-from clmlf.registry import register
 
 
 class ImageTransformerSpec(TransformerSpecFields):
@@ -20,7 +19,6 @@ class ImageTransformerSpec(TransformerSpecFields):
     max_tokens: int = Field(256, ge=1)
 
 
-@register("image_transformer", "transformer", spec=ImageTransformerSpec)
 class ImageTransformerEncoder(nn.Module):
     """Transformer over image tokens (B, Li, D) -> (B, Li, D).
 

@@ -12,7 +12,6 @@ from clmlf.checks import check_batch_sizes, check_sequence
 from clmlf.fusion.layers import full_mask
 from clmlf.heads.pooling_mean import MeanPooling
 from clmlf.outputs import TransformerOutput
-from clmlf.registry import register
 from clmlf.spec import ComponentSpec
 
 Modality = Literal["text", "image"]
@@ -24,7 +23,6 @@ class LateFusionSpec(ComponentSpec):
     modalities: tuple[Modality, ...] = Field(("text", "image"), min_length=1)
 
 
-@register("fusion", "late", spec=LateFusionSpec)
 class LateFusion(nn.Module):
     """Mean-pool each modality's real tokens, concatenate, project: GELU(W [t̄; ī] + b), (B, k·D) -> (B, D).
 

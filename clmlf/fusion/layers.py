@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -129,3 +129,7 @@ class TransformerSpecFields(ComponentSpec):
     layer_norm_eps: float = Field(1e-12, gt=0.0)
     dropout_layout: DropoutLayout = "torch"
     attention_dropout: float | None = Field(None, ge=0.0, lt=1.0)
+
+    @classmethod
+    def example(cls) -> dict[str, Any]:
+        return {"num_layers": 1, "num_heads": 2, "ffn_dim": 64}

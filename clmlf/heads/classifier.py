@@ -8,7 +8,6 @@ from pydantic import Field
 from torch import Tensor, nn
 
 from clmlf.heads.mlp import two_layer_mlp
-from clmlf.registry import register
 from clmlf.spec import ComponentSpec
 
 
@@ -20,7 +19,6 @@ class MLPClassifierSpec(ComponentSpec):
     dropout: float = Field(0.1, ge=0.0, lt=1.0)
 
 
-@register("head", "mlp", spec=MLPClassifierSpec)
 class MLPClassifier(nn.Module):
     """(B, D) pooled representation -> (B, C) logits. ``hidden_dim`` defaults to D // 2.
 

@@ -9,7 +9,6 @@ from torch import Tensor, nn
 
 from clmlf.checks import check_sequence
 from clmlf.outputs import PoolerOutput
-from clmlf.registry import register
 from clmlf.spec import ComponentSpec
 
 
@@ -19,7 +18,6 @@ class AttentionPoolingSpec(ComponentSpec):
     output_projection: bool = True
 
 
-@register("pooler", "attention", spec=AttentionPoolingSpec)
 class AttentionPooling(nn.Module):
     """q_i = GELU(f_i W1 + b1) W2 + b2 (Eq. 6-7), softmax over real tokens (Eq. 8), R~ = sum_i q_i f_i,
     R = GELU(R~ W_R + b_R) (Eq. 9). The reference code skips the last projection: ``output_projection=False``.

@@ -8,7 +8,6 @@ from torch import Tensor, nn
 
 from clmlf.checks import check_sequence
 from clmlf.outputs import PoolerOutput
-from clmlf.registry import register
 from clmlf.spec import ComponentSpec
 
 
@@ -16,7 +15,6 @@ class CLSPoolingSpec(ComponentSpec):
     type: Literal["cls"] = "cls"
 
 
-@register("pooler", "cls", spec=CLSPoolingSpec)
 class CLSPooling(nn.Module):
     """hidden (B, L, D), mask (B, L) -> hidden[:, 0] (B, D). The first token must be real (it is [CLS])."""
 

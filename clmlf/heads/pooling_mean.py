@@ -8,7 +8,6 @@ from torch import Tensor, nn
 
 from clmlf.checks import check_sequence
 from clmlf.outputs import PoolerOutput
-from clmlf.registry import register
 from clmlf.spec import ComponentSpec
 
 
@@ -16,7 +15,6 @@ class MeanPoolingSpec(ComponentSpec):
     type: Literal["mean"] = "mean"
 
 
-@register("pooler", "mean", spec=MeanPoolingSpec)
 class MeanPooling(nn.Module):
     """hidden (B, L, D), mask (B, L) bool or 0/1 -> mean over real tokens (B, D); weights (B, L) = mask / count
     (a row without a real token pools to zeros)."""

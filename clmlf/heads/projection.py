@@ -8,7 +8,6 @@ from pydantic import Field
 from torch import Tensor, nn
 
 from clmlf.heads.mlp import two_layer_mlp
-from clmlf.registry import register
 from clmlf.spec import ComponentSpec
 
 
@@ -19,7 +18,6 @@ class MLPProjectionSpec(ComponentSpec):
     out_dim: int | None = Field(None, ge=1)
 
 
-@register("projection", "mlp", spec=MLPProjectionSpec)
 class MLPProjection(nn.Module):
     """(B, D) -> (B, out_dim) with out_dim and hidden_dim defaulting to D. Returns raw (unnormalised) z."""
 

@@ -14,7 +14,6 @@ from torch import Tensor, nn
 
 from clmlf.losses.api import DBCL_VARIANTS, LBCL_VARIANTS, check_options, dbcl, lbcl
 from clmlf.losses.distributed import CrossRank, global_mean, scale_grad_for_ddp
-from clmlf.registry import register
 from clmlf.spec import ComponentSpec
 
 Impl = Literal["auto", "reference", "chunked", "triton", "pml"]
@@ -50,7 +49,6 @@ class CrossEntropySpec(ComponentSpec):
     cross_rank: bool = False
 
 
-@register("loss", "lbcl", spec=LBCLSpec)
 class LBCLLoss(nn.Module):
     """Label-based contrastive loss: z (N, d), labels (N,) -> 0-d (:func:`clmlf.losses.lbcl`)."""
 
@@ -68,7 +66,6 @@ class LBCLLoss(nn.Module):
         return f"temperature={self.temperature}, variant={self.variant!r}, impl={self.impl!r}, cross_rank={self.cross_rank}"
 
 
-@register("loss", "dbcl", spec=DBCLSpec)
 class DBCLLoss(nn.Module):
     """Data-based contrastive loss: two views z, z_aug (N, d) -> 0-d (:func:`clmlf.losses.dbcl`)."""
 
@@ -86,7 +83,6 @@ class DBCLLoss(nn.Module):
         return f"temperature={self.temperature}, variant={self.variant!r}, impl={self.impl!r}, cross_rank={self.cross_rank}"
 
 
-@register("loss", "cross_entropy", spec=CrossEntropySpec)
 class CrossEntropyLoss(nn.Module):
     """Sentiment classification loss L_sc: logits (B, C), labels (B,) -> 0-d mean cross-entropy.
 

@@ -197,6 +197,5 @@ def test_specs_mirror_factories_and_are_registered():
 
 
 def test_spec_build_loads(data_root):
-    pytest.importorskip("clmlf.components", reason="spec.build needs the lead's clmlf.components")
     splits = MVSASingleSpec(root=str(data_root), max_train=3).build()
     assert splits.info()["train"] == 3
