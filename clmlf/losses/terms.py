@@ -70,8 +70,3 @@ class LossTermSpec(ComponentSpec):
 def inputs_used(terms: list[LossTermSpec]) -> frozenset[str]:
     """What the terms with a weight > 0 read beyond logits and labels."""
     return frozenset().union(*(term.uses for term in terms if term.weight > 0))
-
-
-def weight_of(terms: list[LossTermSpec], name: str) -> float:
-    """The summed weight of the terms of type ``name`` (0 when there is none)."""
-    return sum(term.weight for term in terms if term.type == name)
