@@ -365,7 +365,7 @@ class ExperimentSpec(BaseModel):
     model: ModelSpec
     data: DataSpec | None = None
     train: TrainSpec = TrainSpec()
-    losses: list[component("loss")] = Field(default_factory=lambda: list(DEFAULT_LOSSES), validate_default=True)
+    losses: tuple[component("loss"), ...] = Field(default_factory=lambda: list(DEFAULT_LOSSES), validate_default=True)
 
     @model_validator(mode="before")
     @classmethod

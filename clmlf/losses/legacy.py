@@ -26,6 +26,7 @@ MAPPING_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
     "cross_rank": (("lbcl", "cross_rank"), ("dbcl", "cross_rank")),
 }
 """Old key -> the (term type, field) pairs it sets (``cross_rank`` was the contrastive terms' only)."""
+_NOTICED: set[str] = set()
 
 
 def terms_from_mapping(mapping: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -42,7 +43,9 @@ def terms_from_mapping(mapping: Mapping[str, Any]) -> list[dict[str, Any]]:
         for name, field in MAPPING_FIELDS[key]:
             terms[name][field] = value
     listed = list(terms.values())
-    logger.warning("losses: the mapping form (lbcl_weight, dbcl_weight, ...) is read as the list of terms\n%s"
-                   "write this list in the config instead (docs/loss_terms.md)",
-                   yaml.safe_dump({"losses": listed}, sort_keys=False, default_flow_style=None))
+    shown = yaml.safe_dump({"losses": listed}, sort_keys=False, default_flow_style=None)
+    if shown not in _NOTICED:  # one notice per mapping, however often a process reads it
+        _NOTICED.add(shown)
+        logger.warning("losses: the mapping form (lbcl_weight, dbcl_weight, ...) is read as the list of terms\n%s"
+                       "write this list in the config instead (docs/loss_terms.md)", shown)
     return listed

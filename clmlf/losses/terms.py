@@ -6,6 +6,7 @@ A term is an ``nn.Module`` registered as a ``loss`` component with a :class:`Los
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -18,7 +19,7 @@ TERM_INPUTS = frozenset({"z", "z_aug"})
 """What a term may declare in :attr:`LossTermSpec.uses` (logits and labels are always there)."""
 _WHERE = {
     "z": "the model's projection of the original view (output.z; CLMLF: add model.projection)",
-    "z_aug": "the projection of the augmented view (the term's spec must list 'z_aug' in uses)",
+    "z_aug": "the projection of the augmented view (made only when a weighted term lists 'z_aug' in its uses)",
 }
 
 
@@ -67,6 +68,6 @@ class LossTermSpec(ComponentSpec):
         return super().build(**overrides)
 
 
-def inputs_used(terms: list[LossTermSpec]) -> frozenset[str]:
+def inputs_used(terms: Sequence[LossTermSpec]) -> frozenset[str]:
     """What the terms with a weight > 0 read beyond logits and labels."""
     return frozenset().union(*(term.uses for term in terms if term.weight > 0))

@@ -17,6 +17,7 @@ import torch
 import clmlf
 from clmlf.experiments.rows import ROWS, row_spec
 from clmlf.experiments.seeds import seeded
+from clmlf.losses import legacy
 from clmlf.spec import read_yaml
 from clmlf.train.run_dir import RunDir, spec_conflicts
 from clmlf.train.trainer import train
@@ -71,9 +72,12 @@ def test_list_and_old_mapping_train_bit_identically_to_the_old_code(tmp_path, on
     assert one_epoch(train(spec, tmp_path / "run", progress=False)) == PINNED[case]
 
 
-def test_the_old_mapping_is_read_as_terms_with_one_notice(caplog):
+def test_the_old_mapping_is_read_as_terms_with_one_notice(caplog, monkeypatch):
+    monkeypatch.setattr(legacy, "_NOTICED", set())
     with caplog.at_level(logging.WARNING, logger="clmlf"):
         spec = clmlf.load_spec(mapping_form({**OLD_DEFAULTS, **VARIANT_MAPPING, "cross_rank": False}))
+        assert clmlf.load_spec(spec.model_dump(mode="json")) == spec  # the list form: no notice
+        clmlf.load_spec(mapping_form({**OLD_DEFAULTS, **VARIANT_MAPPING, "cross_rank": False}))  # read again: noticed once
     notices = [record.getMessage() for record in caplog.records]
     assert len(notices) == 1 and "- {type: cross_entropy, label_smoothing: 0.1}" in notices[0]
     assert [term.model_dump() for term in spec.losses] == [
