@@ -18,8 +18,8 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.utils.data import DataLoader
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from clmlf.losses.criterion import Criterion
@@ -130,7 +130,7 @@ class Trainer:
         self.progress = progress and parallel.is_main
         self.device = device or select_device(train.device)
         self.model = model.to(self.device)
-        self.criterion, self.inputs = criterion, inputs
+        self.criterion, self.inputs = criterion.to(self.device), inputs
         self.optimizer = build_optimizer(self.model, train) if optimizer is None else optimizer
         self.ema = weight_average(self.model, train.ema_decay) if ema is None else ema
         if train.compile:  # after the weight average's copy, which stays eager (it only evaluates)
