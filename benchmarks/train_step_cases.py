@@ -23,11 +23,10 @@ import torch
 from loss_cases import clmlf_repo_lbcl
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from clmlf.losses import dbcl
+from clmlf.losses import CLMLFLoss, dbcl
 from clmlf.model import CLMLF
-from clmlf.spec import LossesSpec, TrainSpec, load_spec
+from clmlf.spec import TrainSpec, load_spec
 from clmlf.train.optim import build_optimizer
-from clmlf.train.trainer import build_criterion
 
 REPO = Path(__file__).resolve().parents[1]
 FULL_MODEL = {
@@ -91,7 +90,7 @@ def make_step(case: StepCase):
     optimizer = build_optimizer(model, TrainSpec(lr=2e-5)) if case.path != "reference" else torch.optim.AdamW(model.parameters(), lr=2e-5)
     original, augmented, labels = random_views(case, model.text_encoder.backbone.config.vocab_size)
     attention = (lambda: sdpa_kernel([SDPBackend.MATH])) if case.path == "reference" else contextlib.nullcontext
-    criterion = build_criterion(LossesSpec())
+    criterion = CLMLFLoss()
     bf16 = case.path != "reference" and case.device == "cuda"
 
     def step() -> torch.Tensor:

@@ -141,7 +141,9 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
 
 
 def apply_overrides(data: dict[str, Any], assignments: list[str]) -> dict[str, Any]:
-    """Apply ``["train.epochs=3", "model.fusion.num_layers=2"]`` (values parsed as YAML) to a nested mapping copy."""
+    """Apply ``["train.epochs=3", "model.fusion.num_layers=2"]`` (values parsed as YAML) to a nested mapping copy.
+    In a list a segment selects an item by index or by the ``type`` of exactly one item (``losses.dbcl.weight=0.3``,
+    ``losses.1.temperature=0.1``)."""
     import copy
 
     import yaml
@@ -155,17 +157,32 @@ def apply_overrides(data: dict[str, Any], assignments: list[str]) -> dict[str, A
             continue
         *parents, leaf = key.strip().split(".")
         node = data
-        for part in parents:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                problems.append(f"--set {assignment!r}: {part!r} is not a mapping")
-                break
-            node = child
-        else:
-            node[leaf] = yaml.safe_load(raw)
+        try:
+            for part in parents:
+                node = node[list_index(node, part)] if isinstance(node, list) else node.setdefault(part, {})
+                if not isinstance(node, (dict, list)):
+                    raise ValueError(f"{part!r} is not a mapping or a list")
+            node[list_index(node, leaf) if isinstance(node, list) else leaf] = yaml.safe_load(raw)
+        except ValueError as error:
+            problems.append(f"--set {assignment!r}: {error}")
     if problems:
         raise SpecError("--set", problems)
     return data
+
+
+def list_index(items: list[Any], part: str) -> int:
+    """The index a dotted segment names in ``items``: an integer, or the ``type`` of exactly one item."""
+    if part.lstrip("-").isdigit():
+        if not -len(items) <= int(part) < len(items):
+            raise ValueError(f"index {part} is out of range: the list has {len(items)} items")
+        return int(part) % len(items)
+    types = [item.get("type") if isinstance(item, dict) else None for item in items]
+    matches = [index for index, name in enumerate(types) if name == part]
+    if len(matches) != 1:
+        listed = ", ".join(f"{index}: {name}" for index, name in enumerate(types))
+        reason = "is the type of several items; select one by index" if matches else "is neither an index nor the type of an item"
+        raise ValueError(f"{part!r} {reason} ({listed})")
+    return matches[0]
 
 
 def component(kind: str) -> Any:
@@ -343,27 +360,21 @@ class TrainSpec(BaseModel):
         return self.bf16 if device_type == "cuda" else self.bf16_cpu
 
 
-class LossesSpec(BaseModel):
-    """L = L_sc + lbcl_weight * L_lbcl + dbcl_weight * L_dbcl (REFERENCE.md §2; weights 0 turn a loss off).
+DEFAULT_LOSSES = ({"type": "cross_entropy"}, {"type": "lbcl"}, {"type": "dbcl"})
+"""L = L_sc + L_lbcl + L_dbcl (paper Sec. 2.6, λ = 1)."""
 
-    ``cross_rank`` (used under torchrun only): LBCL/DBCL take their negatives from the whole global batch, every
-    rank's rows, as one process would; false keeps each rank's negatives local (a per-rank loss, DDP-averaged).
-    """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+def with_loss_terms(data: Any) -> Any:
+    """``data`` with a ``losses`` mapping of the old form (``lbcl_weight: ...``) replaced by its list of terms."""
+    if isinstance(data, Mapping) and isinstance(data.get("losses"), Mapping):
+        from clmlf.losses.legacy import terms_from_mapping
 
-    lbcl_weight: float = Field(1.0, ge=0)
-    dbcl_weight: float = Field(1.0, ge=0)
-    temperature: float = Field(0.07, gt=0)
-    lbcl_variant: Literal["supcon", "clmlf"] = "supcon"
-    dbcl_variant: Literal["ntxent", "clmlf"] = "ntxent"
-    impl: Literal["auto", "reference", "chunked", "triton", "pml"] = "auto"
-    label_smoothing: float = Field(0.0, ge=0, lt=1)
-    cross_rank: bool = True
+        return {**data, "losses": terms_from_mapping(data["losses"])}
+    return data
 
 
 class ExperimentSpec(BaseModel):
-    """A whole run: model, data, training and losses."""
+    """A whole run: model, data, training and losses (a list of weighted ``loss`` terms, docs/loss_terms.md)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -371,16 +382,36 @@ class ExperimentSpec(BaseModel):
     model: ModelSpec
     data: DataSpec | None = None
     train: TrainSpec = TrainSpec()
-    losses: LossesSpec = LossesSpec()
+    losses: tuple[component("loss"), ...] = Field(default_factory=lambda: list(DEFAULT_LOSSES), validate_default=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _migrate_losses(cls, data: Any) -> Any:
+        return with_loss_terms(data)
 
     @model_validator(mode="after")
-    def _losses_need_projections(self) -> ExperimentSpec:
-        """A trainable spec (one with data) whose contrastive weights are on needs model.projection."""
-        weights = [name for name in ("lbcl_weight", "dbcl_weight") if getattr(self.losses, name) > 0]
-        if self.data is not None and weights and self.model.projection is None:
-            message = f"{' and '.join(weights)} > 0 need model.projection; add one (e.g. projection: {{type: mlp}}) or set the weights to 0"
+    def _check_losses(self) -> ExperimentSpec:
+        """Every term is a weighted term (:class:`clmlf.losses.LossTermSpec`), one has a weight > 0, and in a trainable
+        spec (one with data) a term that reads z or z_aug has model.projection."""
+        from clmlf.losses.terms import TERM_INPUTS, LossTermSpec
+
+        problems = []
+        for index, term in enumerate(self.losses):
+            if not isinstance(term, LossTermSpec):
+                problems.append((f"the spec of loss {term.type!r} ({type(term).__name__}) must subclass clmlf.losses."
+                                 "LossTermSpec (it gives the term its weight; docs/loss_terms.md)", (index,), term.type))
+            elif term.uses - TERM_INPUTS:
+                problems.append((f"{type(term).__name__}.uses lists {sorted(term.uses - TERM_INPUTS)}; a term may use "
+                                 f"{' and '.join(sorted(TERM_INPUTS))} only", (index,), term.type))
+            elif self.data is not None and term.weight > 0 and term.uses and self.model.projection is None:
+                problems.append((f"{term.type} reads {' and '.join(sorted(term.uses))}, which needs model.projection; add "
+                                 "one (e.g. projection: {type: mlp}) or set its weight to 0", (index, "weight"), term.weight))
+        if not problems and not any(term.weight > 0 for term in self.losses):
+            problems.append(("no term with a weight > 0; list at least one, e.g. [{type: cross_entropy}]", (), None))
+        if problems:
             raise ValidationError.from_exception_data("ExperimentSpec", [
-                {"type": PydanticCustomError("needs_projection", message), "loc": ("losses", weights[0]), "input": getattr(self.losses, weights[0])}])
+                {"type": PydanticCustomError("loss_terms", message), "loc": ("losses", *where), "input": value}
+                for message, where, value in problems])
         return self
 
 
@@ -390,7 +421,11 @@ def load_spec(source: str | Path | Mapping[str, Any], overrides: list[str] | Non
         data, name = dict(source), "spec"
     else:
         data, name = read_yaml(source), str(source)
-    if overrides:
+    if overrides:  # the old losses mapping first becomes the list that --set losses.<type>.<field> reaches
+        try:
+            data = with_loss_terms(data)
+        except ValidationError as error:
+            raise SpecError(name, format_errors(error)) from None
         data = apply_overrides(data, overrides)
     return validate_spec(ExperimentSpec, data, name)
 

@@ -15,7 +15,7 @@ from clmlf.experiments import seeds
 from clmlf.experiments.ablation import ablation_runs
 from clmlf.experiments.rows import IMAGE_LADDER, ROWS, TEXT_LADDER, row_spec, select_rows
 from clmlf.experiments.shards import Shard, parse_shard
-from clmlf.experiments.sweep import parse_sweep, sweep_runs
+from clmlf.experiments.sweep import parse_sweep, point_spec, sweep_runs
 from conftest import TINY_CONFIG, TINY_RUN, has_real_data, tiny_batch
 
 data = pytest.mark.skipif(not has_real_data(), reason="real data (../shared/data) absent")
@@ -33,7 +33,8 @@ def test_every_row_builds_a_model_that_runs(tiny_spec, name):
         out = model(**batch)
     assert out.logits.shape == (2, 3) and torch.isfinite(out.logits).all()
     assert spec.name == f"tiny-{name}"
-    assert (spec.losses.lbcl_weight > 0, spec.losses.dbcl_weight > 0) == (row.lbcl, row.dbcl)
+    weighted = {term.type for term in spec.losses if term.weight > 0}
+    assert weighted == {"cross_entropy"} | {name for name in ("lbcl", "dbcl") if getattr(row, name)}
     assert (model.projection is not None) == (row.lbcl or row.dbcl)
     assert (model.augmented_projection is not None) == row.dbcl
     assert (model.image_encoder is not None) == row.needs_images
@@ -68,6 +69,10 @@ def test_ladder_follows_the_dataset(tiny_spec):
 def test_sweep_argument_errors(tiny_spec):
     assert parse_sweep("fusion_layers=1..3", tiny_spec).values == (1, 2, 3)
     assert parse_sweep("model.fusion.num_heads=1,2", tiny_spec).key == "model.fusion.num_heads"
+    dbcl_weights = parse_sweep("losses.dbcl.weight=0.1,0.3", tiny_spec)  # a loss term, selected by its type
+    assert [point_spec(tiny_spec, dbcl_weights, value).losses[2].weight for value in dbcl_weights.values] == [0.1, 0.3]
+    with pytest.raises(SpecError, match="no losses.focal"):
+        parse_sweep("losses.focal.weight=1,2", tiny_spec)
     for bad in ("fusion_layers=3..1", "fusion_layers=1..x", "layers=1,2", "fusion_layers="):
         with pytest.raises(SpecError, match="expected NAME=A..B"):
             parse_sweep(bad, tiny_spec)

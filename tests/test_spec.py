@@ -74,8 +74,29 @@ def test_overrides():
         apply_overrides({}, ["novalue"])
 
 
+def test_overrides_reach_list_items_by_index_or_type():
+    data = {"losses": [{"type": "cross_entropy"}, {"type": "lbcl"}, {"type": "lbcl"}, {"type": "dbcl"}]}
+    changed = apply_overrides(data, ["losses.dbcl.weight=0.3", "losses.1.temperature=0.1", "losses.-2.weight=0",
+                                     "losses.0={type: cross_entropy, label_smoothing: 0.1}"])
+    assert changed["losses"] == [{"type": "cross_entropy", "label_smoothing": 0.1}, {"type": "lbcl", "temperature": 0.1},
+                                 {"type": "lbcl", "weight": 0}, {"type": "dbcl", "weight": 0.3}]
+    with pytest.raises(clmlf.SpecError) as error:
+        apply_overrides(data, ["losses.lbcl.weight=1", "losses.4.weight=1", "losses.lbcl_weight=1", "losses.0.type.x=1"])
+    assert error.value.problems == [
+        "--set 'losses.lbcl.weight=1': 'lbcl' is the type of several items; select one by index (0: cross_entropy, 1: lbcl, 2: lbcl, 3: dbcl)",
+        "--set 'losses.4.weight=1': index 4 is out of range: the list has 4 items",
+        "--set 'losses.lbcl_weight=1': 'lbcl_weight' is neither an index nor the type of an item (0: cross_entropy, 1: lbcl, 2: lbcl, 3: dbcl)",
+        "--set 'losses.0.type.x=1': 'type' is not a mapping or a list",
+    ]
+
+
+def test_losses_need_a_weighted_term():
+    with pytest.raises(clmlf.SpecError, match="losses: no term with a weight > 0"):
+        clmlf.load_spec(TINY_CONFIG, ["losses=[{type: cross_entropy, weight: 0}]"])
+
+
 def test_contrastive_weights_without_a_projection_name_the_loss_field():
     with pytest.raises(clmlf.SpecError) as error:
-        clmlf.load_spec(TINY_CONFIG, ["model.projection=null", "model.augmented_projection=null", "losses.lbcl_weight=0"])
-    assert error.value.problems == ["losses.dbcl_weight: dbcl_weight > 0 need model.projection; add one "
-                                    "(e.g. projection: {type: mlp}) or set the weights to 0"]
+        clmlf.load_spec(TINY_CONFIG, ["model.projection=null", "model.augmented_projection=null", "losses.lbcl.weight=0"])
+    assert error.value.problems == ["losses.2.weight: dbcl reads z and z_aug, which needs model.projection; add one "
+                                    "(e.g. projection: {type: mlp}) or set its weight to 0"]

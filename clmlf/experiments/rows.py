@@ -16,8 +16,12 @@ Datasets without images (MVSA-Multiple, HFM, Twitter-15/17 in the shared bundle)
 (``text_only`` and the three ``text_*`` rows): the same [CLS] model, so the rows differ only by their loss. Their DBCL
 contrasts the text with its back-translation (the text itself where a dataset has none: dropout noise only).
 ``image_only`` still runs the text encoder (CLMLF always reads text), but its output is unused and gets no gradient.
-A contrastive weight the base leaves at 0 becomes 1 (the paper's λ) in rows that use that loss; rows without a
-loss drop the projection head it needs (``projection`` for any contrast, ``augmented_projection`` for DBCL).
+Rows edit the base's ``losses`` list by term type: an ``lbcl`` / ``dbcl`` term keeps its settings and weight in the
+rows that use it (a weight the base leaves at 0 becomes 1, the paper's λ; a missing term is added with the defaults)
+and gets weight 0 in the others; ``cross_entropy`` and every other term (a plugin's) are kept as the base has them, in
+every row, so the ladder measures LBCL and DBCL on top of the base's own objective. The projection heads follow what
+the row's weighted terms read: ``projection`` when one reads z (added as an MLP if the base has none, dropped
+otherwise), ``augmented_projection`` only when one reads z_aug.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from clmlf.errors import SpecError
+from clmlf.losses.terms import LossTermSpec, inputs_used
+from clmlf.registry import get_spec_class
 from clmlf.spec import ExperimentSpec, load_spec
 
 TEXT_ONLY_MODEL: dict[str, Any] = {"image_encoder": None, "image_transformer": None, "fusion": None, "pooler": {"type": "cls"}}
@@ -89,13 +95,21 @@ def select_rows(base: ExperimentSpec, names: list[str] | None) -> list[Row]:
     return known
 
 
+def row_losses(base: ExperimentSpec, row: Row) -> list[LossTermSpec]:
+    """The base's loss terms with LBCL and DBCL on or off as ``row`` says (see the module docstring)."""
+    wanted = {"lbcl": row.lbcl, "dbcl": row.dbcl}
+    missing = [get_spec_class("loss", name)() for name, on in wanted.items() if on and all(t.type != name for t in base.losses)]
+    return [term.model_copy(update={"weight": (term.weight or 1.0) if wanted[term.type] else 0.0}) if term.type in wanted else term
+            for term in [*base.losses, *missing]]
+
+
 def row_spec(base: ExperimentSpec, row: Row) -> ExperimentSpec:
     """``base`` edited into ``row`` and validated again (named ``<base name>-<row>``)."""
     data = base.model_dump(mode="json")
+    losses = row_losses(base, row)
+    reads = inputs_used(losses)
     model = {**data["model"], **row.model}
-    model["projection"] = (model["projection"] or DEFAULT_PROJECTION) if row.lbcl or row.dbcl else None
-    model["augmented_projection"] = model["augmented_projection"] if row.dbcl else None
-    losses = {**data["losses"],
-              "lbcl_weight": (base.losses.lbcl_weight or 1.0) if row.lbcl else 0.0,
-              "dbcl_weight": (base.losses.dbcl_weight or 1.0) if row.dbcl else 0.0}
-    return load_spec({**data, "name": f"{base.name}-{row.name}", "model": model, "losses": losses})
+    model["projection"] = (model["projection"] or DEFAULT_PROJECTION) if reads else None
+    model["augmented_projection"] = model["augmented_projection"] if "z_aug" in reads else None
+    return load_spec({**data, "name": f"{base.name}-{row.name}", "model": model,
+                      "losses": [term.model_dump(mode="json") for term in losses]})

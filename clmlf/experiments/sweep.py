@@ -11,7 +11,7 @@ import yaml
 from clmlf.errors import SpecError
 from clmlf.experiments.report import score_table, write_report
 from clmlf.experiments.seeds import run_seeds, seed_runs, summarise
-from clmlf.spec import ExperimentSpec, load_spec
+from clmlf.spec import ExperimentSpec, list_index, load_spec
 
 SWEEP_KEYS = {"fusion_layers": "model.fusion.num_layers", "image_layers": "model.image_transformer.num_layers"}
 USAGE = "expected NAME=A..B or NAME=V1,V2,... (NAME: fusion_layers, image_layers or a dotted config key)"
@@ -52,10 +52,20 @@ def parse_sweep(text: str, base: ExperimentSpec) -> Sweep:
     node: Any = base.model_dump(mode="json")
     parts = key.split(".")
     for depth in range(1, len(parts)):
-        node = node.get(parts[depth - 1]) if isinstance(node, dict) else None
+        node = _child(node, parts[depth - 1])
         if node is None:
             raise SpecError("--sweep", [f"{name}: the base config has no {'.'.join(parts[:depth])} to sweep {key} in"])
     return Sweep(name, key, values)
+
+
+def _child(node: Any, part: str) -> Any:
+    """``node[part]`` of a mapping, the item ``part`` selects in a list (index or type, as ``--set``), else None."""
+    if isinstance(node, dict):
+        return node.get(part)
+    try:
+        return node[list_index(node, part)] if isinstance(node, list) else None
+    except ValueError:
+        return None
 
 
 def point_spec(base: ExperimentSpec, sweep: Sweep, value: Any) -> ExperimentSpec:

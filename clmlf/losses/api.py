@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
-from typing import Callable
+from typing import Callable, Literal, get_args
 
 import torch
 import torch.distributed as dist
@@ -28,9 +28,13 @@ from clmlf.losses.distributed import CrossRank, RowGroup
 from clmlf.losses.fused import chunked, variants
 from clmlf.losses.fused.row_lse import Kernels
 
-LBCL_VARIANTS = ("supcon", "clmlf")
-DBCL_VARIANTS = ("ntxent", "clmlf")
-IMPLS = ("auto", "reference", "chunked", "triton", "pml")
+Impl = Literal["auto", "reference", "chunked", "triton", "pml"]
+LBCLVariant = Literal["supcon", "clmlf"]
+DBCLVariant = Literal["ntxent", "clmlf"]
+"""The one place that lists the implementations and variants (the loss specs and modules use these aliases)."""
+IMPLS: tuple[str, ...] = get_args(Impl)
+LBCL_VARIANTS: tuple[str, ...] = get_args(LBCLVariant)
+DBCL_VARIANTS: tuple[str, ...] = get_args(DBCLVariant)
 
 _REFERENCE: dict[str, Callable[..., Tensor]] = {
     "lbcl/supcon": functional.supcon,
@@ -50,8 +54,8 @@ def lbcl(
     z: Tensor,
     labels: Tensor,
     temperature: Temperature = 0.07,
-    variant: str = "supcon",
-    impl: str = "auto",
+    variant: LBCLVariant = "supcon",
+    impl: Impl = "auto",
     cross_rank: CrossRank = False,
 ) -> Tensor:
     """Label-based contrastive loss (REFERENCE.md §2, LBCL) of embeddings z (N, d) with class labels (N,) -> 0-d.
@@ -72,8 +76,8 @@ def dbcl(
     z: Tensor,
     z_aug: Tensor,
     temperature: Temperature = 0.07,
-    variant: str = "ntxent",
-    impl: str = "auto",
+    variant: DBCLVariant = "ntxent",
+    impl: Impl = "auto",
     cross_rank: CrossRank = False,
 ) -> Tensor:
     """Data-based contrastive loss (REFERENCE.md §2, DBCL) of two views z, z_aug (N, d) of the same samples -> 0-d.
@@ -98,8 +102,6 @@ def _dispatch(loss: str, impl: str, z: Tensor, second: Tensor, temperature: Temp
     family, variant = loss.split("/")
     with torch.autocast(device_type=z.device.type, enabled=False):
         if impl == "pml":
-            if cross_rank is not False:
-                raise ValueError("impl='pml' does not support cross_rank; use impl='reference', 'chunked' or 'triton'")
             return getattr(pml, family)(z, second, temperature, variant)
         rows = RowGroup.create(z.shape[0], cross_rank, z.device)
         if impl == "reference":
@@ -129,6 +131,8 @@ def check_options(variant: str, variants: tuple[str, ...], impl: str, temperatur
         raise ValueError(f"temperature must be a finite number > 0; got {value}")
     if not (isinstance(cross_rank, bool) or (dist.is_available() and isinstance(cross_rank, dist.ProcessGroup))):
         raise TypeError(f"cross_rank must be False, True or a torch.distributed ProcessGroup; got {cross_rank!r}")
+    if impl == "pml" and cross_rank is not False:
+        raise ValueError("impl='pml' does not support cross_rank; set cross_rank false or use impl='reference', 'chunked' or 'triton'")
 
 
 def _check_embeddings(name: str, z: Tensor) -> None:

@@ -16,7 +16,7 @@ the full-batch gradient of the global loss. DDP *averages* gradients over the W 
 gradient by W before ``backward`` (:func:`scale_grad_for_ddp` does so and keeps the logged value unchanged):
 DDP's averaged gradient then equals the full-batch gradient. A per-row loss such as cross-entropy follows the
 same convention through :func:`global_mean` (a per-rank mean averaged by DDP is the global mean only when every
-rank holds the same number of rows). :class:`clmlf.losses.CLMLFLoss` applies the scaling to every term built
+rank holds the same number of rows). :class:`clmlf.losses.Criterion` applies the scaling to every term built
 with ``cross_rank``.
 
 Ranks may hold different numbers of rows (a short last batch); all of them must call the loss together.

@@ -1,86 +1,54 @@
-"""Thin ``nn.Module`` wrappers of the losses and the weighted CLMLF objective, registered as ``loss`` components.
+"""``nn.Module`` forms of the losses, registered as ``loss`` components (loss terms, docs/loss_terms.md).
 
-L = L_sc + λ_lbcl·L_lbcl + λ_dbcl·L_dbcl  (paper Sec. 2.6; REFERENCE.md §2, λ = 1).
+Each module is called on tensors (``LBCLLoss()(z, labels)``, ``DBCLLoss()(z, z_aug)``,
+``CrossEntropyLoss()(logits, labels)``) or, as a term of a :class:`~clmlf.losses.criterion.Criterion`, on a
+:class:`~clmlf.losses.terms.TrainingStep`. :class:`CLMLFLoss` is the paper's objective
+L = L_sc + λ_lbcl·L_lbcl + λ_dbcl·L_dbcl (Sec. 2.6; REFERENCE.md §2, λ = 1) on tensors.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from typing import Callable, ClassVar, Literal
 
 import torch.nn.functional as F
 from pydantic import Field
 from torch import Tensor, nn
 
-from clmlf.losses.api import DBCL_VARIANTS, LBCL_VARIANTS, check_options, dbcl, lbcl
-from clmlf.losses.distributed import CrossRank, global_mean, scale_grad_for_ddp
-from clmlf.spec import ComponentSpec
+from clmlf.losses.api import DBCL_VARIANTS, LBCL_VARIANTS, DBCLVariant, Impl, LBCLVariant, check_options, dbcl, lbcl
+from clmlf.losses.criterion import Criterion, Term
+from clmlf.losses.distributed import CrossRank, global_mean
+from clmlf.losses.terms import LossOutput, LossTermSpec, TrainingStep
 
-Impl = Literal["auto", "reference", "chunked", "triton", "pml"]
-
-
-@dataclass
-class LossOutput:
-    """total: 0-d loss to back-propagate; terms: name -> detached 0-d value of each term, for logging."""
-
-    total: Tensor
-    terms: dict[str, Tensor]
+__all__ = ["CLMLFLoss", "CrossEntropyLoss", "DBCLLoss", "LBCLLoss", "LossOutput"]
 
 
-class LBCLSpec(ComponentSpec):
-    type: Literal["lbcl"] = "lbcl"
-    temperature: float = Field(0.07, gt=0)
-    variant: Literal["supcon", "clmlf"] = "supcon"
-    impl: Impl = "auto"
-    cross_rank: bool = False
+class CrossEntropySpec(LossTermSpec):
+    """L_sc. ``cross_rank`` (under torchrun): the mean over every rank's rows."""
 
-
-class DBCLSpec(ComponentSpec):
-    type: Literal["dbcl"] = "dbcl"
-    temperature: float = Field(0.07, gt=0)
-    variant: Literal["ntxent", "clmlf"] = "ntxent"
-    impl: Impl = "auto"
-    cross_rank: bool = False
-
-
-class CrossEntropySpec(ComponentSpec):
     type: Literal["cross_entropy"] = "cross_entropy"
     label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
-    cross_rank: bool = False
+    cross_rank: bool = True
 
 
-class LBCLLoss(nn.Module):
-    """Label-based contrastive loss: z (N, d), labels (N,) -> 0-d (:func:`clmlf.losses.lbcl`)."""
+class ContrastiveSpec(LossTermSpec):
+    """Fields of LBCL and DBCL. ``cross_rank`` (under torchrun): negatives from the whole global batch, every rank's
+    rows, as one process would; false keeps each rank's negatives local (a per-rank loss, DDP-averaged)."""
 
-    def __init__(
-        self, temperature: float = 0.07, variant: str = "supcon", impl: str = "auto", cross_rank: CrossRank = False
-    ) -> None:
-        super().__init__()
-        check_options(variant, LBCL_VARIANTS, impl, temperature, cross_rank)
-        self.temperature, self.variant, self.impl, self.cross_rank = temperature, variant, impl, cross_rank
-
-    def forward(self, z: Tensor, labels: Tensor) -> Tensor:
-        return lbcl(z, labels, self.temperature, self.variant, self.impl, self.cross_rank)
-
-    def extra_repr(self) -> str:
-        return f"temperature={self.temperature}, variant={self.variant!r}, impl={self.impl!r}, cross_rank={self.cross_rank}"
+    temperature: float = Field(0.07, gt=0)
+    impl: Impl = "auto"
+    cross_rank: bool = True
 
 
-class DBCLLoss(nn.Module):
-    """Data-based contrastive loss: two views z, z_aug (N, d) -> 0-d (:func:`clmlf.losses.dbcl`)."""
+class LBCLSpec(ContrastiveSpec):
+    type: Literal["lbcl"] = "lbcl"
+    variant: LBCLVariant = "supcon"
+    uses = frozenset({"z"})
 
-    def __init__(
-        self, temperature: float = 0.07, variant: str = "ntxent", impl: str = "auto", cross_rank: CrossRank = False
-    ) -> None:
-        super().__init__()
-        check_options(variant, DBCL_VARIANTS, impl, temperature, cross_rank)
-        self.temperature, self.variant, self.impl, self.cross_rank = temperature, variant, impl, cross_rank
 
-    def forward(self, z: Tensor, z_aug: Tensor) -> Tensor:
-        return dbcl(z, z_aug, self.temperature, self.variant, self.impl, self.cross_rank)
-
-    def extra_repr(self) -> str:
-        return f"temperature={self.temperature}, variant={self.variant!r}, impl={self.impl!r}, cross_rank={self.cross_rank}"
+class DBCLSpec(ContrastiveSpec):
+    type: Literal["dbcl"] = "dbcl"
+    variant: DBCLVariant = "ntxent"
+    uses = frozenset({"z", "z_aug"})
 
 
 class CrossEntropyLoss(nn.Module):
@@ -93,7 +61,9 @@ class CrossEntropyLoss(nn.Module):
         super().__init__()
         self.label_smoothing, self.cross_rank = label_smoothing, cross_rank
 
-    def forward(self, logits: Tensor, labels: Tensor) -> Tensor:
+    def forward(self, logits: Tensor | TrainingStep, labels: Tensor | None = None) -> Tensor:
+        if isinstance(logits, TrainingStep):
+            logits, labels = logits.logits, logits.labels
         if self.cross_rank is False:
             return F.cross_entropy(logits, labels, label_smoothing=self.label_smoothing)
         rows = F.cross_entropy(logits, labels, label_smoothing=self.label_smoothing, reduction="none")
@@ -103,44 +73,93 @@ class CrossEntropyLoss(nn.Module):
         return f"label_smoothing={self.label_smoothing}, cross_rank={self.cross_rank}"
 
 
-class CLMLFLoss(nn.Module):
-    """L = L_sc + λ_lbcl·L_lbcl + λ_dbcl·L_dbcl; a term with λ = 0 is skipped.
+class ContrastiveLoss(nn.Module):
+    """Base of LBCL and DBCL: ``loss(z (N, d), second) -> 0-d`` by :attr:`function`, where ``second`` is the labels
+    (N,) for LBCL and the augmented view's z_aug (N, d) for DBCL; as a loss term it reads z and :attr:`second` from
+    the :class:`TrainingStep`. ``variant`` None: the family's standard variant."""
+
+    function: ClassVar[Callable[..., Tensor]]
+    variants: ClassVar[tuple[str, ...]]
+    second: ClassVar[str]
+
+    def __init__(self, temperature: float = 0.07, variant: str | None = None, impl: str = "auto",
+                 cross_rank: CrossRank = False) -> None:
+        super().__init__()
+        variant = self.variants[0] if variant is None else variant
+        check_options(variant, self.variants, impl, temperature, cross_rank)
+        self.temperature, self.variant, self.impl, self.cross_rank = temperature, variant, impl, cross_rank
+
+    def forward(self, z: Tensor | TrainingStep, second: Tensor | None = None) -> Tensor:
+        if isinstance(z, TrainingStep):
+            z, second = z.require("z", type(self).__name__), z.require(self.second, type(self).__name__)
+        return self.function(z, second, self.temperature, self.variant, self.impl, self.cross_rank)
+
+    def extra_repr(self) -> str:
+        return f"temperature={self.temperature}, variant={self.variant!r}, impl={self.impl!r}, cross_rank={self.cross_rank}"
+
+
+class LBCLLoss(ContrastiveLoss):
+    """Label-based contrastive loss: z (N, d), labels (N,) -> 0-d (:func:`clmlf.losses.lbcl`)."""
+
+    function = staticmethod(lbcl)
+    variants = LBCL_VARIANTS
+    second = "labels"
+
+
+class DBCLLoss(ContrastiveLoss):
+    """Data-based contrastive loss: two views z, z_aug (N, d) -> 0-d (:func:`clmlf.losses.dbcl`)."""
+
+    function = staticmethod(dbcl)
+    variants = DBCL_VARIANTS
+    second = "z_aug"
+
+
+class TensorArguments(nn.Module):
+    """A loss called on tensors as a term: ``loss(*(step.<name> for name in arguments))``; ``cross_rank`` is the
+    wrapped loss's (for the DDP gradient scaling)."""
+
+    def __init__(self, loss: Callable[..., Tensor], arguments: tuple[str, ...], name: str) -> None:
+        super().__init__()
+        self.loss, self.arguments, self.name = loss, arguments, name
+
+    @property
+    def cross_rank(self) -> CrossRank:
+        return getattr(self.loss, "cross_rank", False)
+
+    def forward(self, step: TrainingStep) -> Tensor:
+        return self.loss(*(step.require(name, self.name) for name in self.arguments))
+
+
+class CLMLFLoss(Criterion):
+    """L = L_sc + λ_lbcl·L_lbcl + λ_dbcl·L_dbcl on tensors; a term with λ = 0 is skipped.
 
     forward(logits (B, C), labels (B,), z (B, P) projection of the original view, z_aug (B, P) of the augmented
-    view) -> LossOutput(total, terms={"sc", "lbcl", "dbcl"}). LBCL uses (z, labels), DBCL uses (z, z_aug).
-    A term whose module has ``cross_rank`` set has its gradient scaled by the world size so that DDP's gradient
-    average equals the full-batch gradient (values are unscaled; see :mod:`clmlf.losses.distributed`).
+    view) -> LossOutput(total, terms={"sc", "lbcl", "dbcl"}). ``classification(logits, labels)``, ``lbcl(z, labels)``
+    and ``dbcl(z, z_aug)`` are any losses on tensors (default: the built-in modules). Cross-rank terms follow the
+    DDP gradient convention of :class:`~clmlf.losses.criterion.Criterion`.
     """
 
     def __init__(
         self,
         classification: nn.Module | None = None,
-        lbcl: LBCLLoss | None = None,
-        dbcl: DBCLLoss | None = None,
+        lbcl: nn.Module | None = None,
+        dbcl: nn.Module | None = None,
         lambda_lbcl: float = 1.0,
         lambda_dbcl: float = 1.0,
     ) -> None:
-        super().__init__()
         for name, part in (("classification", classification), ("lbcl", lbcl), ("dbcl", dbcl)):
             if part is not None and not callable(part):
                 raise TypeError(f"{name} must be a loss module or None (the default), got {type(part).__name__}; "
                                 "the weights of the terms are lambda_lbcl and lambda_dbcl")
-        self.classification = classification if classification is not None else CrossEntropyLoss()
-        self.lbcl = lbcl if lbcl is not None else LBCLLoss()
-        self.dbcl = dbcl if dbcl is not None else DBCLLoss()
-        self.lambda_lbcl, self.lambda_dbcl = lambda_lbcl, lambda_dbcl
+        super().__init__([
+            Term("sc", TensorArguments(_or(classification, CrossEntropyLoss), ("logits", "labels"), "CLMLFLoss classification")),
+            Term("lbcl", TensorArguments(_or(lbcl, LBCLLoss), ("z", "labels"), "CLMLFLoss lbcl"), lambda_lbcl, LBCLSpec.uses),
+            Term("dbcl", TensorArguments(_or(dbcl, DBCLLoss), ("z", "z_aug"), "CLMLFLoss dbcl"), lambda_dbcl, DBCLSpec.uses),
+        ])
 
     def forward(self, logits: Tensor, labels: Tensor, z: Tensor | None = None, z_aug: Tensor | None = None) -> LossOutput:
-        terms = {"sc": self.classification(logits, labels)}
-        total = scale_grad_for_ddp(terms["sc"], getattr(self.classification, "cross_rank", False))
-        if self.lambda_lbcl:
-            if z is None:
-                raise ValueError("CLMLFLoss with lambda_lbcl != 0 needs z (the projection of the original view)")
-            terms["lbcl"] = self.lbcl(z, labels)
-            total = total + self.lambda_lbcl * scale_grad_for_ddp(terms["lbcl"], self.lbcl.cross_rank)
-        if self.lambda_dbcl:
-            if z is None or z_aug is None:
-                raise ValueError("CLMLFLoss with lambda_dbcl != 0 needs z and z_aug (projections of both views)")
-            terms["dbcl"] = self.dbcl(z, z_aug)
-            total = total + self.lambda_dbcl * scale_grad_for_ddp(terms["dbcl"], self.dbcl.cross_rank)
-        return LossOutput(total, {name: value.detach() for name, value in terms.items()})
+        return super().forward(TrainingStep(logits, labels, z, z_aug))
+
+
+def _or(part: Callable[..., Tensor] | None, default: type[nn.Module]) -> Callable[..., Tensor]:
+    return default() if part is None else part

@@ -105,7 +105,7 @@ def build_inputs(
     dataset = load_splits(data)
     if dataset.num_classes != spec.model.num_classes:
         raise SpecError("config", [f"model.num_classes: {spec.model.num_classes} but {dataset.name} has {dataset.num_classes} classes {dataset.label_names}"])
-    uses_images = model.image_encoder is not None
+    uses_images = getattr(model, "image_encoder", None) is not None  # a model without one reads text only
     if uses_images and not dataset.has_images:
         raise SpecError("config", [f"model.image_encoder: {dataset.name} has no images; set model.image_encoder: null (text-only)"])
     eval_view = eval_transform(**image_view_options(model.image_encoder, data.image_size)) if uses_images else None

@@ -15,9 +15,12 @@ from pathlib import Path
 import torch
 
 from clmlf.errors import SpecError
+from clmlf.losses.criterion import logged_names
 from clmlf.spec import ExperimentSpec, validate_spec
 
 STATE_FILE = "trainer.pt"
+WEIGHTS_FILE = "model.safetensors"
+"""The weights in ``state/`` (and in ``checkpoint/`` for a model without ``save_pretrained``)."""
 SELECTION_FILE = "selection.json"
 """In ``checkpoint/``: the epoch whose model it holds and that epoch's dev metrics."""
 STAGED_CHECKPOINT, PREVIOUS_CHECKPOINT = ".checkpoint-next", ".checkpoint-previous"
@@ -32,23 +35,33 @@ EXECUTION_FIELDS: dict[str, frozenset[str]] = {
     "data": frozenset({"root", "num_workers", "feature_cache_dir"}),
     "losses": frozenset({"impl"}),
 }
-"""Fields that say how a run executes, not what it learns: a finished run is reused, and a run resumed, across them."""
+"""Fields that say how a run executes, not what it learns: a finished run is reused, and a run resumed, across them
+(``losses``: the fields of every loss term)."""
 RESUMABLE: dict[str, frozenset[str]] = {**EXECUTION_FIELDS, "train": EXECUTION_FIELDS["train"] | {"epochs"}}
 """What ``--resume`` may change: the execution fields, and ``train.epochs`` (not below the epochs already trained)."""
 
 
 def spec_conflicts(saved: ExperimentSpec, new: ExperimentSpec, allowed: dict[str, frozenset[str]] = EXECUTION_FIELDS) -> list[str]:
     """``"section.path: saved -> new"`` for every value of model, data, train or losses that differs, except the
-    ``allowed`` fields (the name is free)."""
+    ``allowed`` fields (for ``losses``: those of every term; the name is free). Loss terms are compared by type
+    (``losses.lbcl.temperature``), and terms with weight 0 are left out: they train nothing."""
     before, after = saved.model_dump(mode="json"), new.model_dump(mode="json")
     lines = []
     for section in ("model", "data", "train", "losses"):
-        old, now = before[section], after[section]
-        if isinstance(old, dict) and isinstance(now, dict):
-            old = {key: value for key, value in old.items() if key not in allowed.get(section, ())}
-            now = {key: value for key, value in now.items() if key not in allowed.get(section, ())}
+        old, now = (_comparable(dump[section], allowed.get(section, frozenset())) for dump in (before, after))
         lines += _differences(old, now, section)
     return lines
+
+
+def _comparable(section, allowed: frozenset[str]):
+    """A mapping section without its ``allowed`` keys; the loss list as ``{type: term}`` of its weighted terms."""
+    if isinstance(section, list):
+        names = logged_names([term["type"] for term in section], aliases={})
+        section = {name: term for name, term in zip(names, section) if term["weight"] > 0}
+        return {name: _comparable(term, allowed) for name, term in section.items()}
+    if isinstance(section, dict):
+        return {key: value for key, value in section.items() if key not in allowed}
+    return section
 
 
 def _differences(old, new, path: str) -> list[str]:
@@ -84,6 +97,27 @@ def write_atomic(path: Path, data: str | bytes) -> None:
         temporary = handle.name
     os.chmod(temporary, default_mode())
     os.replace(temporary, path)
+
+
+def save_model_files(model, directory: Path) -> None:
+    """``model.save_pretrained(directory)`` where the model has one, else its state dict as ``model.safetensors``."""
+    if hasattr(model, "save_pretrained"):
+        model.save_pretrained(directory)
+        return
+    from safetensors.torch import save_model
+
+    directory.mkdir(parents=True, exist_ok=True)
+    save_model(model, str(directory / WEIGHTS_FILE))
+
+
+def load_model_files(model, directory: Path) -> None:
+    """Load what :func:`save_model_files` wrote into ``model`` (through ``from_pretrained`` where its class has both)."""
+    if hasattr(model, "save_pretrained") and hasattr(type(model), "from_pretrained"):
+        model.load_state_dict(type(model).from_pretrained(directory).state_dict())
+        return
+    from safetensors.torch import load_model
+
+    load_model(model, str(directory / WEIGHTS_FILE), device=str(next(model.parameters()).device))
 
 
 def checkpoint_epoch(directory: Path) -> int | None:
@@ -158,8 +192,10 @@ class RunDir:
             self.stage_checkpoint(best_model, best)
         scratch = Path(tempfile.mkdtemp(dir=self.root, prefix=".state-"))
         try:
+            from safetensors.torch import save_model
+
             os.chmod(scratch, default_mode(directory=True))
-            model.save_pretrained(scratch)
+            save_model(model, str(scratch / WEIGHTS_FILE))
             payload = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                        "epoch": epoch, "history": json.dumps(history), "best": json.dumps(best)}
             if ema is not None:
@@ -177,7 +213,7 @@ class RunDir:
         """Write ``model`` (the epoch ``best`` names, with its dev metrics) to ``.checkpoint-next/``."""
         staged = self.root / STAGED_CHECKPOINT
         shutil.rmtree(staged, ignore_errors=True)
-        model.save_pretrained(staged)
+        save_model_files(model, staged)
         write_atomic(staged / SELECTION_FILE, json.dumps(best, indent=2))
 
     def commit_checkpoint(self) -> None:
@@ -214,7 +250,7 @@ class RunDir:
         if not (folder / STATE_FILE).is_file():
             return None
         payload = torch.load(folder / STATE_FILE, map_location=device, weights_only=True)
-        load_model(model, str(folder / "model.safetensors"), device=str(device))
+        load_model(model, str(folder / WEIGHTS_FILE), device=str(device))
         optimizer.load_state_dict(payload["optimizer"])
         scheduler.load_state_dict(payload["scheduler"])
         if ema is not None:

@@ -1,5 +1,9 @@
-"""The training loop: CE + LBCL + DBCL, two-stage text schedule, dev selection, atomic per-epoch state, resume;
-one process or several under torchrun (:mod:`clmlf.train.distributed`)."""
+"""The training loop: a model, a criterion (weighted loss terms) and inputs; two-stage text schedule, dev selection,
+atomic per-epoch state, resume; one process or several under torchrun (:mod:`clmlf.train.distributed`).
+
+:meth:`Trainer.from_spec` builds every part from an ExperimentSpec (the CLI and :func:`train` use it);
+``Trainer(model, criterion, inputs, run, train=...)`` trains parts built in Python (docs/training.md, "Train your own
+model from Python")."""
 
 from __future__ import annotations
 
@@ -10,26 +14,26 @@ import random
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from clmlf.contracts import is_frozen
-from clmlf.errors import SpecError
-from clmlf.losses.modules import CLMLFLoss, CrossEntropyLoss, DBCLLoss, LBCLLoss, LossOutput
-
+from clmlf.losses.criterion import Criterion
+from clmlf.losses.terms import LossOutput, TrainingStep
 from clmlf.model import CLMLF
-from clmlf.outputs import CLMLFOutput
-from clmlf.spec import ExperimentSpec, LossesSpec
+from clmlf.spec import ExperimentSpec, TrainSpec
 from clmlf.train.distributed import Distributed, loader_over, process_group
 from clmlf.train.evaluate import Evaluation, autocast, evaluate
 from clmlf.train.inputs import model_inputs
 from clmlf.train.metrics import evaluation_metrics
 from clmlf.train.optim import build_optimizer, build_scheduler, set_text_encoder_trainable
 from clmlf.train.pipeline import Inputs, build_inputs
-from clmlf.train.run_dir import RunDir
+from clmlf.train.run_dir import RunDir, load_model_files
 
 logger = logging.getLogger("clmlf")
 
@@ -58,6 +62,15 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def configure_torch(train: TrainSpec) -> None:
+    """The process-wide settings ``train`` asks for: CPU threads and deterministic algorithms."""
+    if train.num_threads:
+        torch.set_num_threads(train.num_threads)
+    if train.deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+
+
 POSTFIX_EVERY = 25
 """Training steps between updates of the progress bar's running loss means (each update synchronises with the GPU)."""
 
@@ -81,100 +94,145 @@ class LossTerms:
 
 
 class TrainingForward(nn.Module):
-    """One training forward: ``model`` on the original view and, when DBCL is on, the augmented view's projection
-    z_aug (B, P), both views in one pass (:meth:`CLMLF.forward_pair`). A single call per backward is what
-    DistributedDataParallel expects."""
+    """One training forward: ``model`` on the original view and, when a loss term uses z_aug, on the augmented view:
+    both in one pass where the model has ``forward_pair`` (:meth:`CLMLF.forward_pair`), else two calls. A single call
+    per backward is what DistributedDataParallel expects."""
 
-    def __init__(self, model: CLMLF) -> None:
+    def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
 
-    def forward(self, original: dict[str, Tensor], augmented: dict[str, Tensor] | None) -> tuple[CLMLFOutput, Tensor | None]:
+    def forward(self, original: dict[str, Tensor], augmented: dict[str, Tensor] | None) -> tuple[Any, Any | None]:
         if augmented is None:
             return self.model(**original), None
-        output, output_aug = self.model.forward_pair(original, augmented)
-        return output, output_aug.z
+        if hasattr(self.model, "forward_pair"):
+            return self.model.forward_pair(original, augmented)
+        return self.model(**original), self.model(**augmented)
 
 
 class Trainer:
-    """Train ``spec`` into ``run`` (a :class:`RunDir`); ``fit(resume=True)`` continues from the last finished epoch.
-    ``parallel``/``device``: this process's rank and device in a torchrun job (default: a single process)."""
+    """Train ``model`` on ``inputs`` with ``criterion`` into ``run`` (a :class:`RunDir`); ``fit(resume=True)`` continues
+    from the last finished epoch.
 
-    def __init__(self, spec: ExperimentSpec, run: RunDir, progress: bool = True,
-                 parallel: Distributed = Distributed(), device: torch.device | None = None) -> None:
-        parallel.check_batch_size(spec.train.batch_size)
-        self.spec = spec
-        self.run = run
-        self.parallel = parallel
+    The model contract: ``model(**inputs)`` returns an object with ``.logits`` (B, C) (and ``.z`` (B, P) when a loss
+    term uses z); optional ``forward_pair(original, augmented)``; optional ``save_pretrained`` / ``from_pretrained``
+    for the checkpoint (else its state dict as ``model.safetensors``). ``optimizer``, ``scheduler`` and ``ema`` (a
+    weight average) default to what ``train`` describes. ``parallel``/``device``: this process's rank and device in
+    a torchrun job (default: a single process). ``spec``: the ExperimentSpec written to ``config.json`` (and whose
+    name the metrics carry); None writes no config."""
+
+    def __init__(self, model: nn.Module, criterion: Criterion, inputs: Inputs, run: RunDir, train: TrainSpec = TrainSpec(), *,
+                 optimizer: torch.optim.Optimizer | None = None, scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+                 ema: AveragedModel | None = None, parallel: Distributed = Distributed(), device: torch.device | None = None,
+                 progress: bool = True, spec: ExperimentSpec | None = None) -> None:
+        parallel.check_batch_size(train.batch_size)
+        configure_torch(train)
+        self.train, self.spec, self.run, self.parallel = train, spec, run, parallel
         self.progress = progress and parallel.is_main
-        self.device = device or select_device(spec.train.device)
-        if spec.train.num_threads:
-            torch.set_num_threads(spec.train.num_threads)
-        if spec.train.deterministic:
-            torch.use_deterministic_algorithms(True, warn_only=True)
-            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        seed_everything(spec.train.seed)
-        self.model = CLMLF.from_spec(spec.model).to(self.device)
-        self.criterion = build_criterion(spec.losses, distributed=parallel.enabled)
-        with self.parallel.local_main_first():  # one process per node computes the feature caches, the others load them
-            self.inputs: Inputs = build_inputs(spec, self.model, self.device, augmented_train=spec.losses.dbcl_weight > 0, progress=self.progress)
-        batches = parallel.global_batches(torch.arange(len(self.inputs.loaders["train"].dataset)), spec.train.batch_size)
-        steps_per_epoch = math.ceil(len(batches) / spec.train.grad_accumulation)
-        self.optimizer = build_optimizer(self.model, spec.train)
-        self.ema = weight_average(self.model, spec.train.ema_decay)
-        if spec.train.compile:  # after the weight average's copy, which stays eager (it only evaluates)
-            self.model.compile_parts(**spec.train.compile_options)
-        self.scheduler = build_scheduler(self.optimizer, steps_per_epoch * spec.train.epochs, spec.train)
+        self.device = device or select_device(train.device)
+        self.model = model.to(self.device)
+        self.criterion, self.inputs = criterion.to(self.device), inputs
+        self.optimizer = build_optimizer(self.model, train) if optimizer is None else optimizer
+        self.ema = weight_average(self.model, train.ema_decay) if ema is None else ema
+        if train.compile:  # after the weight average's copy, which stays eager (it only evaluates)
+            compile_model(self.model, train.compile_options)
+        self.scheduler = build_scheduler(self.optimizer, self.steps_per_epoch() * train.epochs, train) if scheduler is None else scheduler
         self.history: list[dict] = []
         self.best: dict | None = None
         self.start_epoch = 0
         self.earlier_wall_s = 0.0  # wall time of the sessions a resumed run continues
 
-    # ----------------------------------------------------------------------------------------------- losses
-    def losses(self, batch: dict, forward: nn.Module) -> LossOutput:
-        """CE + LBCL on the original view + DBCL between the original and the augmented view; ``forward`` is a
-        :class:`TrainingForward`, possibly wrapped in DDP."""
-        augmented = model_inputs(batch, self.device, augmented=True) if self.spec.losses.dbcl_weight > 0 else None
-        output, z_aug = forward(model_inputs(batch, self.device), augmented)
-        return self.criterion(output.logits.float(), batch["labels"].to(self.device, non_blocking=True), output.z, z_aug)
+    @classmethod
+    def from_spec(cls, spec: ExperimentSpec, run: RunDir, progress: bool = True, parallel: Distributed = Distributed(),
+                  device: torch.device | None = None) -> Trainer:
+        """Every part built from ``spec``: the model (seeded by ``train.seed``), the criterion of its ``losses`` terms
+        and the inputs (with the augmented view when a term uses z_aug)."""
+        parallel.check_batch_size(spec.train.batch_size)
+        device = device or select_device(spec.train.device)
+        configure_torch(spec.train)
+        seed_everything(spec.train.seed)
+        model = CLMLF.from_spec(spec.model).to(device)
+        criterion = Criterion.from_specs(spec.losses, distributed=parallel.enabled)
+        with parallel.local_main_first():  # one process per node computes the feature caches, the others load them
+            inputs = build_inputs(spec, model, device, augmented_train="z_aug" in criterion.uses, progress=progress and parallel.is_main)
+        return cls(model, criterion, inputs, run, spec.train, parallel=parallel, device=device, progress=progress, spec=spec)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name if self.spec is not None else type(self.model).__name__
+
+    def steps_per_epoch(self) -> int:
+        batches = self.parallel.global_batches(torch.arange(len(self.inputs.loaders["train"].dataset)), self.train.batch_size)
+        return math.ceil(len(batches) / self.train.grad_accumulation)
+
+    # ----------------------------------------------------------------------------------------------- one step
+    def step_loss(self, batch: dict, forward: nn.Module) -> LossOutput:
+        """The criterion on one batch: the original view and, when a term uses z_aug, the augmented one; ``forward``
+        is a :class:`TrainingForward`, possibly wrapped in DDP."""
+        augmented = model_inputs(batch, self.device, augmented=True) if "z_aug" in self.criterion.uses else None
+        output, output_aug = forward(model_inputs(batch, self.device), augmented)
+        z_aug = None if output_aug is None else getattr(output_aug, "z", None)
+        step = TrainingStep(output.logits.float(), batch["labels"].to(self.device, non_blocking=True),
+                            getattr(output, "z", None), z_aug, output, output_aug)
+        return self.criterion(step)
+
+    def backward(self, batch: dict, forward: nn.Module, update: bool) -> LossOutput:
+        """Forward (under autocast) and backward of one micro-batch; DDP all-reduces the gradients when ``update``."""
+        with self.parallel.sync(forward, now=update):
+            with autocast(self.device, self.train.bf16_on(self.device.type)):
+                loss = self.step_loss(batch, forward)
+            (loss.total / self.train.grad_accumulation).backward()
+        return loss
+
+    def optimizer_step(self) -> None:
+        """Clip, step the optimizer and the schedule, clear the gradients, update the weight average."""
+        if self.train.max_grad_norm:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.train.max_grad_norm)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
 
     # ----------------------------------------------------------------------------------------------- epochs
-    def train_epoch(self, epoch: int) -> dict[str, float]:
-        spec = self.spec.train
-        seed_everything(self.parallel.seed(spec.seed + epoch))  # resume reproduces an uninterrupted run epoch by epoch
-        set_text_encoder_trainable(self.model, epoch >= spec.text_freeze_epochs)
-        text_frozen = epoch < spec.text_freeze_epochs or is_frozen(self.model.text_encoder)
-        loader = self.inputs.train_loader(text_frozen)
-        generator = torch.Generator().manual_seed(spec.seed + epoch)
-        order = length_grouped_order(loader.dataset.samples, loader.batch_size, generator) if spec.group_by_length else torch.randperm(len(loader.dataset), generator=generator)
-        loader.dataset.generator = torch.Generator().manual_seed(self.parallel.seed(spec.seed + 10_000 + epoch))
+    def text_stage(self, epoch: int) -> bool:
+        """Two-stage schedule: the text backbone trains from epoch ``train.text_freeze_epochs`` on. Returns whether
+        the text encoder is frozen this epoch (cached text states can then stand in for it)."""
+        set_text_encoder_trainable(self.model, epoch >= self.train.text_freeze_epochs)
+        return epoch < self.train.text_freeze_epochs or is_frozen(self.model.text_encoder)
+
+    def epoch_batches(self, epoch: int) -> DataLoader:
+        """This epoch's training batches (this rank's rows of each), seeded so that resume reproduces an
+        uninterrupted run epoch by epoch; puts the model in training mode."""
+        train = self.train
+        seed_everything(self.parallel.seed(train.seed + epoch))
+        loader = self.inputs.train_loader(self.text_stage(epoch))
+        generator = torch.Generator().manual_seed(train.seed + epoch)
+        order = length_grouped_order(loader.dataset.samples, loader.batch_size, generator) if train.group_by_length else torch.randperm(len(loader.dataset), generator=generator)
+        loader.dataset.generator = torch.Generator().manual_seed(self.parallel.seed(train.seed + 10_000 + epoch))
         batches = loader_over(loader, self.parallel.batches(order, loader.batch_size))
         self.model.train()
+        return batches
+
+    def train_epoch(self, epoch: int) -> dict[str, float]:
+        """One epoch; returns the mean of the total loss and of every logged term."""
+        batches = self.epoch_batches(epoch)
         # wrapped anew each epoch: DDP then syncs exactly this epoch's trainable parameters (text stage)
-        forward = self.parallel.wrap(TrainingForward(self.model), self.device, idle_heads(self.model, self.spec.losses))
+        forward = self.parallel.wrap(TrainingForward(self.model), self.device, idle_heads(self.model, self.criterion.uses))
         running = LossTerms()
-        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{spec.epochs}", disable=not self.progress, unit="batch")
+        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{self.train.epochs}", disable=not self.progress, unit="batch")
         for step, batch in enumerate(bar):
-            update = (step + 1) % spec.grad_accumulation == 0 or step + 1 == len(batches)
-            with self.parallel.sync(forward, now=update):
-                with autocast(self.device, spec.bf16_on(self.device.type)):
-                    loss = self.losses(batch, forward)
-                (loss.total / spec.grad_accumulation).backward()
+            update = (step + 1) % self.train.grad_accumulation == 0 or step + 1 == len(batches)
+            loss = self.backward(batch, forward, update)
             if update:
-                if spec.max_grad_norm:
-                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), spec.max_grad_norm)
-                self.optimizer.step()
-                self.scheduler.step()
-                self.optimizer.zero_grad(set_to_none=True)
-                if self.ema is not None:
-                    self.ema.update_parameters(self.model)
+                self.optimizer_step()
             running.add({"loss": loss.total.detach(), **loss.terms})
             if self.progress and step % POSTFIX_EVERY == 0:  # reading the means waits for the device: not every step
                 bar.set_postfix({name: f"{value:.3f}" for name, value in running.means().items()})
         return running.means()
 
     @property
-    def evaluated_model(self) -> CLMLF:
+    def evaluated_model(self) -> nn.Module:
         """What dev selection, the checkpoint and the test metrics use: the weight average when kept."""
         return self.model if self.ema is None else self.ema.module
 
@@ -184,7 +242,7 @@ class Trainer:
         dataset = self.inputs.splits
         self.parallel.share_buffers(self.evaluated_model)
         local = evaluate(self.evaluated_model, self.parallel.shard_loader(self.inputs.loaders[split]), self.device, dataset.num_classes,
-                         dataset.metric, self.spec.train.bf16_on(self.device.type), description=split, progress=self.progress)
+                         dataset.metric, self.train.bf16_on(self.device.type), description=split, progress=self.progress)
         if not self.parallel.enabled:
             return local
         joined = self.parallel.concat(local)
@@ -192,7 +250,7 @@ class Trainer:
 
     def selection_score(self, metrics: dict[str, float]) -> float:
         """Higher is better: accuracy or F1 as they are, the dev cross-entropy negated."""
-        name = self.spec.train.select_metric
+        name = self.train.select_metric
         return -metrics[name] if name == "cross_entropy" else metrics[name]
 
     # ----------------------------------------------------------------------------------------------- fit
@@ -201,9 +259,9 @@ class Trainer:
         started = time.perf_counter()
         if resume:
             self.restore()
-        if self.parallel.is_main:
+        if self.parallel.is_main and self.spec is not None:
             self.run.write_config(self.spec)
-        for epoch in range(self.start_epoch, self.spec.train.epochs):
+        for epoch in range(self.start_epoch, self.train.epochs):
             epoch_start = time.perf_counter()
             train_terms = self.train_epoch(epoch)
             dev = self.evaluate_split("dev").metrics
@@ -222,8 +280,7 @@ class Trainer:
     def finish(self, seconds: float) -> dict:
         """Reload the best-dev checkpoint, evaluate test there, write metrics.json and the plots."""
         self.parallel.barrier()  # the checkpoint rank 0 wrote is complete
-        best = CLMLF.from_pretrained(self.run.checkpoint, map_location=self.device)
-        self.evaluated_model.load_state_dict(best.state_dict())
+        load_model_files(self.evaluated_model, self.run.checkpoint)
         test = self.evaluate_split("test")
         summary = self.summary(test, seconds)
         if self.parallel.is_main:
@@ -235,11 +292,11 @@ class Trainer:
     def summary(self, test: Evaluation | None, seconds: float) -> dict:
         dataset = self.inputs.splits
         return {
-            "name": self.spec.name,
+            "name": self.name,
             "dataset": dataset.name,
             "label_names": list(dataset.label_names),
             "f1_average": dataset.metric,
-            "select_metric": self.spec.train.select_metric,
+            "select_metric": self.train.select_metric,
             "epochs": self.history,
             "best_epoch": self.best["epoch"] if self.best else None,
             "best_dev": self.best["dev"] if self.best else None,
@@ -258,41 +315,34 @@ class Trainer:
         if state is None:
             logger.info("--resume: nothing saved in %s yet; starting from scratch", self.run.root)
             return
-        if state["epoch"] > self.spec.train.epochs:
+        if state["epoch"] > self.train.epochs:
             raise ValueError(f"{self.run.root} has trained {state['epoch']} epochs already; --resume with train.epochs >= "
-                             f"{state['epoch']} (got {self.spec.train.epochs}), or start a new --out")
+                             f"{state['epoch']} (got {self.train.epochs}), or start a new --out")
         self.start_epoch, self.history, self.best = state["epoch"], state["history"], state["best"]
         self.earlier_wall_s = self.run.recorded_wall_s()
-        logger.info("resuming after epoch %d of %d", self.start_epoch, self.spec.train.epochs)
+        logger.info("resuming after epoch %d of %d", self.start_epoch, self.train.epochs)
 
 
-def weight_average(model: CLMLF, decay: float | None) -> AveragedModel | None:
+def weight_average(model: nn.Module, decay: float | None) -> AveragedModel | None:
     """An exponential moving average of ``model``'s parameters and buffers (None when ``decay`` is None)."""
     if decay is None:
         return None
     return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
 
-def build_criterion(losses: LossesSpec, distributed: bool = False) -> CLMLFLoss:
-    """The weighted CLMLF objective described by the ``losses`` section. ``distributed``: inside a torch.distributed
-    job (the default group): cross-entropy is the global-batch mean, and LBCL/DBCL take cross-rank negatives when
-    ``losses.cross_rank``; those terms follow the DDP gradient convention of :mod:`clmlf.losses.distributed`."""
-    negatives = distributed and losses.cross_rank
-    if negatives and losses.impl == "pml":
-        raise SpecError("config", ["losses.impl: pml has no cross-rank negatives; set losses.cross_rank: false or another impl"])
-    return CLMLFLoss(
-        CrossEntropyLoss(losses.label_smoothing, cross_rank=distributed),
-        LBCLLoss(losses.temperature, losses.lbcl_variant, losses.impl, cross_rank=negatives),
-        DBCLLoss(losses.temperature, losses.dbcl_variant, losses.impl, cross_rank=negatives),
-        losses.lbcl_weight,
-        losses.dbcl_weight,
-    )
+def compile_model(model: nn.Module, options: dict[str, Any]) -> None:
+    """``torch.compile`` in place: the heavy parts where the model says which (:meth:`CLMLF.compile_parts`), else whole."""
+    if hasattr(model, "compile_parts"):
+        model.compile_parts(**options)
+    else:
+        model.compile(**options)
 
 
-def idle_heads(model: CLMLF, losses: LossesSpec) -> bool:
-    """Whether a projection head gets no gradient because its losses are off (DDP must then find unused parameters)."""
-    contrastive = losses.lbcl_weight > 0 or losses.dbcl_weight > 0
-    return (model.projection is not None and not contrastive) or (model.augmented_projection is not None and losses.dbcl_weight == 0)
+def idle_heads(model: nn.Module, uses: frozenset[str]) -> bool:
+    """Whether a projection head gets no gradient because no weighted loss term reads it (DDP must then find unused
+    parameters): ``projection`` without a term using z, ``augmented_projection`` without one using z_aug."""
+    projection, augmented = getattr(model, "projection", None), getattr(model, "augmented_projection", None)
+    return (projection is not None and not uses) or (augmented is not None and "z_aug" not in uses)
 
 
 def _fmt(values: dict[str, float]) -> str:
@@ -309,4 +359,4 @@ def train(spec: ExperimentSpec, out: str | Path, resume: bool = False, progress:
         parallel.barrier()
         if resume:
             spec = run.resume_spec(spec)
-        return Trainer(spec, run, progress, parallel, device).fit(resume=resume)
+        return Trainer.from_spec(spec, run, progress, parallel, device).fit(resume=resume)

@@ -54,7 +54,7 @@ def saved_run(tmp_path, spec):
 def test_resume_accepts_epochs_and_execution_settings_only(tmp_path, tiny_spec):
     run = saved_run(tmp_path, tiny_spec)
     same_training = clmlf.load_spec(TINY_CONFIG, ["train.epochs=7", "train.num_threads=1", "train.device=cpu",
-                                                  "data.num_workers=2", "losses.impl=reference"])
+                                                  "data.num_workers=2", "losses.lbcl.impl=reference", "losses.dbcl.impl=chunked"])
     assert run.resume_spec(same_training) == same_training
     changed = clmlf.load_spec(TINY_CONFIG, ["train.lr=0.5", "model.fusion.num_layers=1"])
     with pytest.raises(SpecError) as error:

@@ -166,7 +166,7 @@ def test_resume_after_a_crash_between_the_state_and_the_checkpoint(tmp_path, mon
 def test_weight_average_is_what_gets_selected_and_saved(tmp_path):
     """``train.ema_decay``: the averaged weights, not the last ones, are what gets evaluated and saved."""
     spec = clmlf.load_spec(TINY_CONFIG, [*FAST, "train.epochs=1", "train.ema_decay=0.5"])
-    trainer = Trainer(spec, RunDir(tmp_path / "run"), progress=False)
+    trainer = Trainer.from_spec(spec, RunDir(tmp_path / "run"), progress=False)
     initial = {name: p.detach().clone() for name, p in trainer.ema.module.named_parameters()}
     trainer.fit()
     averaged = dict(trainer.ema.module.named_parameters())
@@ -181,7 +181,7 @@ def test_weight_average_is_what_gets_selected_and_saved(tmp_path):
 def test_dev_selection_reads_the_chosen_metric(tmp_path, monkeypatch, select_metric, best_epoch):
     """``train.select_metric``: accuracy and F1 keep their highest epoch, ``cross_entropy`` its lowest."""
     spec = clmlf.load_spec(TINY_CONFIG, [*FAST, f"train.select_metric={select_metric}"])
-    trainer = Trainer(spec, RunDir(tmp_path / "run"), progress=False)
+    trainer = Trainer.from_spec(spec, RunDir(tmp_path / "run"), progress=False)
     dev = iter([{"accuracy": 0.5, "f1": 0.6, "cross_entropy": 0.9},
                 {"accuracy": 0.7, "f1": 0.5, "cross_entropy": 1.2},
                 {"accuracy": 0.4, "f1": 0.4, "cross_entropy": 0.8}])
@@ -197,7 +197,7 @@ def test_fine_tuning_above_frozen_layers_trains_on_their_cached_states(tmp_path)
     states after layer 1 (``text_depth``); layer 1 learns, the embeddings and layer 0 stay as they were."""
     spec = clmlf.load_spec(TINY_CONFIG, [*FAST, "train.epochs=2", "train.text_freeze_epochs=1", "data.cache_text_features=true",
                                          "model.text_encoder.freeze_layers=1", f"data.feature_cache_dir={tmp_path / 'cache'}"])
-    trainer = Trainer(spec, RunDir(tmp_path / "run"), progress=False)
+    trainer = Trainer.from_spec(spec, RunDir(tmp_path / "run"), progress=False)
     assert trainer.inputs.train_loader(True) is trainer.inputs.cached_text_train
     assert trainer.inputs.train_loader(False) is trainer.inputs.prefix_text_train
     batch = next(iter(trainer.inputs.prefix_text_train))
@@ -221,7 +221,7 @@ def test_bf16_cpu_autocasts_the_training_step_on_cached_fp16_states(tmp_path, bf
     spec = clmlf.load_spec(TINY_CONFIG, [*FAST, "train.epochs=1", "train.text_freeze_epochs=1", "data.cache_text_features=true",
                                          "data.cache_image_features=true", "model.image_encoder.freeze=true",
                                          f"train.bf16_cpu={str(bf16_cpu).lower()}", f"data.feature_cache_dir={tmp_path / 'cache'}"])
-    trainer = Trainer(spec, RunDir(tmp_path / "run"), progress=False)
+    trainer = Trainer.from_spec(spec, RunDir(tmp_path / "run"), progress=False)
     batch = next(iter(trainer.inputs.cached_text_train))
     assert batch["text_features"].dtype == batch["image_features"].dtype == torch.float16
     dtypes = []
@@ -270,18 +270,18 @@ def test_compiled_training_computes_the_same_gradients(tmp_path):
     forward and backward graphs, run op by op); a training step's loss terms and gradients equal the eager model's,
     and a compiled epoch trains."""
     overrides = [*FAST, "train.epochs=1", "train.text_freeze_epochs=0"]
-    eager = Trainer(clmlf.load_spec(TINY_CONFIG, overrides), RunDir(tmp_path / "eager"), progress=False)
+    eager = Trainer.from_spec(clmlf.load_spec(TINY_CONFIG, overrides), RunDir(tmp_path / "eager"), progress=False)
     torch._dynamo.reset()
     spec = clmlf.load_spec(TINY_CONFIG, [*overrides, "train.compile=true"])
     spec = spec.model_copy(update={"train": spec.train.model_copy(update={"compile_options": {"backend": "aot_eager"}})})
-    compiled = Trainer(spec, RunDir(tmp_path / "compiled"), progress=False)
+    compiled = Trainer.from_spec(spec, RunDir(tmp_path / "compiled"), progress=False)
     assert compiled.model.fusion._compiled_call_impl is not None and eager.model.fusion._compiled_call_impl is None
     batch = next(iter(eager.inputs.loaders["train"]))
     grads = []
     for trainer in (eager, compiled):
         trainer.model.train()
         torch.manual_seed(0)  # the same dropout masks
-        loss = trainer.losses(batch, TrainingForward(trainer.model))
+        loss = trainer.step_loss(batch, TrainingForward(trainer.model))
         loss.total.backward()
         grads.append({name: p.grad for name, p in trainer.model.named_parameters() if p.grad is not None})
         assert set(loss.terms) == {"sc", "lbcl", "dbcl"}
@@ -297,9 +297,9 @@ def test_no_progress_silences_the_cache_builders_too(tmp_path, capsys):
     caches built before training, which a log file would otherwise fill with."""
     overrides = [*FAST, "train.text_freeze_epochs=1", "data.cache_text_features=true", "data.cache_image_features=true",
                  "model.image_encoder.freeze=true", f"data.feature_cache_dir={tmp_path / 'cache'}"]
-    Trainer(clmlf.load_spec(TINY_CONFIG, overrides), RunDir(tmp_path / "quiet"), progress=False)
+    Trainer.from_spec(clmlf.load_spec(TINY_CONFIG, overrides), RunDir(tmp_path / "quiet"), progress=False)
     assert len(list((tmp_path / "cache").glob("*.safetensors"))) >= 4  # the caches were built
     assert "states" not in capsys.readouterr().err
-    Trainer(clmlf.load_spec(TINY_CONFIG, [*overrides, f"data.feature_cache_dir={tmp_path / 'cache2'}"]), RunDir(tmp_path / "loud"))
+    Trainer.from_spec(clmlf.load_spec(TINY_CONFIG, [*overrides, f"data.feature_cache_dir={tmp_path / 'cache2'}"]), RunDir(tmp_path / "loud"))
     err = capsys.readouterr().err
     assert "text states" in err and "image features" in err
