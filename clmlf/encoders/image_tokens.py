@@ -16,6 +16,8 @@ from clmlf.outputs import EncoderOutput
 from clmlf.spec import ComponentSpec
 
 TokenLayout = Literal["spatial", "legacy_view"]
+LOCAL_WEIGHTS = ("checkpoint_path", "weights_path")
+"""Spec fields of image encoders that name a local weights file."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,11 @@ class ImageTokenEncoder(nn.Module):
         backbone.to(memory_format=self.memory_format)
         self.register_buffer("pixel_mean", torch.tensor(data_config.mean, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
         self.register_buffer("pixel_std", torch.tensor(data_config.std, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
+
+    def save_assets(self, folder, spec: ComponentSpec) -> dict[str, None]:
+        """A saved CLMLF holds the backbone's weights: the local weight files ``spec`` names (timm's
+        ``checkpoint_path``, torchvision's ``weights_path``) are not needed to rebuild it and are cleared."""
+        return {field: None for field in LOCAL_WEIGHTS if getattr(spec, field, None) is not None}
 
     def train(self, mode: bool = True) -> ImageTokenEncoder:
         super().train(mode)
