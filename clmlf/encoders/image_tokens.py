@@ -34,16 +34,19 @@ class ImageDataConfig:
 class ImageTokenOptions(ComponentSpec):
     """Options shared by every image encoder spec (``d_model: None`` is filled from ``model.d_model``)."""
 
-    d_model: int | None = None
-    token_layout: TokenLayout = "spatial"
-    global_token: bool = True
-    freeze: bool = True
-    bn_eval_when_frozen: bool = True
-    projection: TokenProjection = "linear_gelu"
-    pretrained: bool = True
-    dropout: float = Field(0.0, ge=0.0, lt=1.0)
-    pool_size: int | None = Field(None, ge=1)
-    channels_last: bool = True
+    d_model: int | None = Field(None, description="width of the projected tokens; null: model.d_model")
+    token_layout: TokenLayout = Field("spatial", description="spatial: one token per map position; legacy_view: the "
+                                      "reference code's view(B, -1, C), kept for faithful reproduction")
+    global_token: bool = Field(True, description="prepend a projected global vector: the pooled map, or a ViT's class token")
+    freeze: bool = Field(True, description="no gradients into the backbone")
+    bn_eval_when_frozen: bool = Field(True, description="keep the frozen backbone's BatchNorm statistics fixed (false: "
+                                      "they drift in train mode, as in the reference code)")
+    projection: TokenProjection = Field("linear_gelu", description="how each token reaches d_model: linear_gelu (reference code), linear or none")
+    pretrained: bool = Field(True, description="load the pretrained weights; false builds random weights")
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="dropout on the image tokens")
+    pool_size: int | None = Field(None, ge=1, description="average-pool the map (a ViT's patch grid) to k x k positions "
+                                  "first: fewer image tokens; null: all positions")
+    channels_last: bool = Field(True, description="run the backbone's convolutions in NHWC memory format (faster)")
 
 
 def tokens_to_grid(tokens: Tensor) -> Tensor:

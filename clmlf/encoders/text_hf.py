@@ -40,19 +40,22 @@ class TextEncoderOptions(ComponentSpec):
     """Fields every :class:`HFTextEncoder` spec shares (not registered itself; ``d_model: None`` is the backbone's
     hidden size). ``max_length``: the reference truncates to 200 word pieces."""
 
-    pretrained: bool = True
-    config_overrides: dict[str, Any] = Field(default_factory=dict)
-    d_model: int | None = None
-    projection: TokenProjection = "linear_gelu"
-    freeze: bool = False
-    freeze_layers: int = Field(0, ge=0)
-    max_length: int = Field(200, ge=4)
+    pretrained: bool = Field(True, description="load the pretrained weights; false builds random weights from the config")
+    config_overrides: dict[str, Any] = Field(default_factory=dict, description="transformers config fields to change, e.g. "
+                                             "{hidden_size: 32, num_hidden_layers: 2} for a tiny random model; unknown keys are refused")
+    d_model: int | None = Field(None, description="width of the projected tokens; null: model.d_model")
+    projection: TokenProjection = Field("linear_gelu", description="how each token reaches d_model: linear_gelu (reference code), linear or none")
+    freeze: bool = Field(False, description="no gradients into the backbone in any epoch")
+    freeze_layers: int = Field(0, ge=0, description="freeze the embeddings and the first k layers for good (families with separate layers)")
+    max_length: int = Field(200, ge=4, description="longest tokenised input, special tokens included (reference: 200)")
 
 
 class HFTextEncoderSpec(TextEncoderOptions):
     type: Literal["hf"] = "hf"
-    model_name: str = "bert-base-uncased"
-    tokenizer_name: str | None = None
+    model_name: str = Field("bert-base-uncased", description="a Hugging Face hub name, a local model folder, or an "
+                            "architecture known offline for pretrained: false (docs/encoders.md)")
+    tokenizer_name: str | None = Field(None, description="hub name or folder of the tokenizer; null: model_name (the "
+                                       "packaged MiniLM tokenizer for the uncased BERT vocabularies)")
 
     @classmethod
     def example(cls) -> dict[str, Any]:
