@@ -17,7 +17,7 @@ from clmlf.data import DataError
 from clmlf.data.formatters import SentenceFormatter
 from clmlf.data.readers import mvsa_single
 from clmlf.data.views import train_transform
-from clmlf.encoders.text_hf import offline_tokenizer_dir
+from clmlf.encoders.hf_config import offline_tokenizer_dir
 from clmlf.train.inputs import Collator, PostDataset
 
 IMAGES = 512

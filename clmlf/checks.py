@@ -87,8 +87,9 @@ def check_batch_sizes(inputs: dict[str, Tensor]) -> None:
                              "pass the same samples, in the same order, to every input")
 
 
-OFFSET_POSITIONS = frozenset({"roberta", "xlm-roberta", "camembert", "roberta-prelayernorm", "data2vec-text", "xmod", "longformer"})
-"""Model types whose position ids start after the padding id (RoBERTa family, BERTweet): pad_token_id + 1 of
+OFFSET_POSITIONS = frozenset({"roberta", "xlm-roberta", "camembert", "roberta-prelayernorm", "data2vec-text", "xmod", "longformer",
+                              "mpnet"})
+"""Model types whose position ids start after the padding id (RoBERTa family, BERTweet, MPNet): pad_token_id + 1 of
 their ``max_position_embeddings`` hold no token position."""
 
 

@@ -31,11 +31,21 @@ def config_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override a config value by dotted key (repeatable), e.g. --set model.fusion.num_layers=2")
 
 
-@command("validate", "check a config and print the resolved spec", config_arguments)
+def validate_arguments(parser: argparse.ArgumentParser) -> None:
+    config_arguments(parser)
+    parser.add_argument("--schema-only", action="store_true",
+                        help="check the config against the schema only: do not build the model (random weights) and "
+                             "run two short posts through it")
+
+
+@command("validate", "check a config (and that its model builds and runs) and print the resolved spec", validate_arguments)
 def validate(args: argparse.Namespace) -> int:
+    from clmlf.compat import check_runnable
     from clmlf.spec import load_spec
 
     spec = load_spec(args.config, args.overrides)
+    if not args.schema_only:
+        check_runnable(spec, args.config)
     print(json.dumps(spec.model_dump(mode="json"), indent=2))
     print(f"{args.config}: OK", file=sys.stderr)
     return 0
@@ -78,6 +88,7 @@ def train_arguments(parser: argparse.ArgumentParser) -> None:
 
 @command("train", "train and evaluate a model; writes a run directory", train_arguments)
 def train(args: argparse.Namespace) -> int:
+    from clmlf.compat import check_runnable
     from clmlf.spec import load_spec
     from clmlf.train.distributed import is_main_process
     from clmlf.train.trainer import train as run_training
@@ -85,6 +96,7 @@ def train(args: argparse.Namespace) -> int:
     if args.resume and args.overwrite:
         raise ValueError("--resume continues the run in --out and --overwrite replaces it: pass one of them")
     spec = load_spec(args.config, args.overrides)
+    check_runnable(spec, args.config)
     out = args.out or f"runs/{spec.name}"
     metrics = run_training(spec, out, resume=args.resume, progress=not args.no_progress, overwrite=args.overwrite)
     if not is_main_process():  # torchrun: rank 0 reports
@@ -176,9 +188,11 @@ def ablate_arguments(parser: argparse.ArgumentParser) -> None:
 def ablate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from clmlf.compat import check_runnable
     from clmlf.spec import load_spec
 
     base = load_spec(args.config, args.overrides)
+    check_runnable(base, args.config)
     progress = not args.no_progress
     if args.sweep is not None:
         from clmlf.experiments.sweep import parse_sweep, run_sweep

@@ -153,6 +153,8 @@ CONTRACTS: dict[str, Contract] = {
                    "naming max_length (read from the encoder's or its backbone's config)", "no length check"),
         Capability("tokenizer().convert_ids_to_tokens / all_special_tokens", "word -> image-patch attention maps "
                    "(clmlf visualize)", "no maps, one warning; the t-SNE and cases are still written"),
+        Capability("save_assets", "save_pretrained copies the files rebuilding it needs into the checkpoint and its "
+                   "spec points there (relative paths)", "the checkpoint's spec names the original files"),
     )),
     "image_encoder": Contract(ImageEncoder, {}, (
         Capability("data_config", "the views' resize policy (crop_pct, interpolation) at data.image_size",
@@ -165,6 +167,10 @@ CONTRACTS: dict[str, Contract] = {
                    "parameters' dtype", "3 channels; uint8 or any float pixels accepted"),
         Capability("token_layout", "legacy_view: tokens are not image positions, so no attention maps",
                    "spatial: the last s x s tokens are the image grid"),
+        Capability("save_assets", "save_pretrained copies the files rebuilding it needs into the checkpoint (or clears "
+                   "spec fields its weights replace)", "the checkpoint's spec names the original files"),
+        Capability("fixed_size", "clmlf validate / train refuse another data.image_size up front, naming the fixes",
+                   "any size; a backbone that refuses one fails in the forward pass clmlf validate runs"),
     )),
     "image_transformer": Contract(ImageTransformer, {}),
     "fusion": Contract(Fusion, {}, (

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal, NamedTuple
 
 import torch
@@ -21,6 +22,8 @@ from clmlf.spec import COMPONENT_FIELDS, ModelSpec, load_model_spec, validate_sp
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
+ASSETS_KEY = "assets"
+"""config.json key: per part, the spec fields that name files inside the checkpoint (relative paths)."""
 
 
 class CLMLF(nn.Module):
@@ -194,24 +197,49 @@ class CLMLF(nn.Module):
         )
 
     def save_pretrained(self, directory: str | Path) -> Path:
-        """Write ``config.json`` (full spec + versions) and ``model.safetensors`` atomically into ``directory``."""
+        """Write ``config.json`` (full spec + versions), ``model.safetensors`` and what rebuilding the parts needs
+        offline (:meth:`portable_spec`: e.g. ``text_encoder/`` with the Hugging Face config and tokenizer files)
+        atomically into ``directory``: a copy of the folder loads anywhere, without the files the spec first named."""
         from safetensors.torch import save_model
 
         if self.spec is None:
             raise ValueError("save_pretrained needs a model built from a spec (clmlf.build_model / CLMLF.from_spec)")
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        config = {"spec": self.spec.model_dump(mode="json"), "versions": library_versions()}
         with tempfile.TemporaryDirectory(dir=directory, prefix=".tmp-") as scratch:
+            spec, assets = self.portable_spec(Path(scratch))
+            config = {"spec": spec.model_dump(mode="json"), "versions": library_versions(), ASSETS_KEY: assets}
             save_model(self, os.path.join(scratch, WEIGHTS_NAME))
             Path(scratch, CONFIG_NAME).write_text(json.dumps(config, indent=2))
-            for name in (WEIGHTS_NAME, CONFIG_NAME):
-                os.replace(os.path.join(scratch, name), directory / name)
+            for entry in Path(scratch).iterdir():
+                if (directory / entry.name).is_dir():
+                    shutil.rmtree(directory / entry.name)
+                os.replace(entry, directory / entry.name)
         return directory
+
+    def portable_spec(self, folder: Path) -> tuple[ModelSpec, dict[str, list[str]]]:
+        """The spec to save, for a checkpoint written into ``folder``: each part with the optional ``save_assets``
+        capability writes its files into ``folder/<part>`` and names the spec fields that change: to paths there
+        (stored relative to the checkpoint; the returned mapping lists them per part) or to None (e.g. a local
+        weights file, which the checkpoint's weights replace)."""
+        updates, assets = {}, {}
+        for name in COMPONENT_FIELDS:
+            part, part_spec = getattr(self, name), getattr(self.spec, name)
+            if part_spec is None or not hasattr(part, "save_assets"):
+                continue
+            fields = part.save_assets(folder / name, part_spec)
+            if fields:
+                paths = {field: (PurePosixPath(name) / value).as_posix() for field, value in fields.items() if value is not None}
+                updates[name] = part_spec.model_copy(update={field: paths.get(field) for field in fields})
+                if paths:
+                    assets[name] = sorted(paths)
+        return self.spec.model_copy(update=updates), assets
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, map_location: str | torch.device = "cpu") -> CLMLF:
-        """Rebuild from ``config.json`` (no pretrained download) and load ``model.safetensors`` (no pickle)."""
+        """Rebuild from ``config.json`` (no pretrained download; the files :meth:`save_pretrained` stored beside it
+        are found relative to ``directory``) and load ``model.safetensors`` (no pickle). Returns the model in eval
+        mode (call ``.train()`` to fine-tune it)."""
         from safetensors import SafetensorError
         from safetensors.torch import load_model
 
@@ -224,14 +252,26 @@ class CLMLF(nn.Module):
             config = json.loads(config_path.read_text())
         except json.JSONDecodeError as error:
             raise ValueError(f"{config_path}: not valid JSON ({error}); the checkpoint is damaged: restore or retrain it") from None
-        spec = validate_spec(ModelSpec, config.get("spec") if isinstance(config, dict) else config, str(config_path), prefix=("spec",))
+        data = config.get("spec") if isinstance(config, dict) else config
+        if isinstance(config, dict) and isinstance(data, dict):
+            data = with_asset_paths(data, config.get(ASSETS_KEY) or {}, directory)
+        spec = validate_spec(ModelSpec, data, str(config_path), prefix=("spec",))
         model = cls.from_spec(spec, pretrained=False)
         try:
             load_model(model, str(weights_path), device=str(map_location))
         except (SafetensorError, RuntimeError) as error:  # a torn file, or weights of another architecture
             raise ValueError(f"{weights_path}: cannot load the weights ({' '.join(str(error).split())}); the checkpoint is "
                              f"damaged or does not match its {CONFIG_NAME}: restore or retrain it") from None
-        return model
+        return model.eval()
+
+
+def with_asset_paths(spec: dict[str, Any], assets: dict[str, list[str]], directory: Path) -> dict[str, Any]:
+    """``spec`` (a saved model spec) with the fields :meth:`CLMLF.portable_spec` stored relative to the checkpoint
+    made absolute under ``directory``."""
+    spec = dict(spec)
+    for part, fields in assets.items():
+        spec[part] = {**spec[part], **{field: str(directory / spec[part][field]) for field in fields}}
+    return spec
 
 
 class FusedTokens(NamedTuple):

@@ -201,16 +201,16 @@ class ModelSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    d_model: int = Field(768, ge=1)
-    num_classes: int = Field(3, ge=2)
-    text_encoder: component("text_encoder")
-    image_encoder: component("image_encoder") | None = None
-    image_transformer: component("image_transformer") | None = None
-    fusion: component("fusion") | None = None
-    pooler: component("pooler")
-    head: component("head")
-    projection: component("projection") | None = None
-    augmented_projection: component("projection") | None = None
+    d_model: int = Field(768, ge=1, description="token width shared by every component that leaves its own d_model unset")
+    num_classes: int = Field(3, ge=2, description="number of labels (3 for MVSA, 2 for HFM)")
+    text_encoder: component("text_encoder") = Field(description="text -> tokens (docs/encoders.md)")
+    image_encoder: component("image_encoder") | None = Field(None, description="image -> tokens (docs/encoders.md); null: text only")
+    image_transformer: component("image_transformer") | None = Field(None, description="TE_I over the image tokens; null: none")
+    fusion: component("fusion") | None = Field(None, description="TE_M over [text; image] tokens; null: pool them directly")
+    pooler: component("pooler") = Field(description="fused tokens -> one vector (attention pooling in the paper)")
+    head: component("head") = Field(description="pooled vector -> class logits")
+    projection: component("projection") | None = Field(None, description="pooled vector -> contrastive projection z (LBCL, DBCL)")
+    augmented_projection: component("projection") | None = Field(None, description="projection of the augmented view (DBCL); null: projection")
 
     @model_validator(mode="after")
     def _fill_shared_sizes(self) -> ModelSpec:
@@ -285,17 +285,17 @@ class DataSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    dataset: component("dataset")
-    root: str | None = None
-    formatter: component("formatter") | None = None
-    augmentation: component("augmentation") | None = None
-    image_size: int = Field(224, ge=32)
-    on_bad_image: Literal["error", "skip"] = "error"
-    cache_image_features: bool = False
-    augmented_image_views: int = Field(1, ge=0)
-    cache_text_features: bool = False
-    feature_cache_dir: str | None = None
-    num_workers: int = Field(0, ge=0)
+    dataset: component("dataset") = Field(description="which dataset (mvsa_single, hfm, jsonl, ... or a plugin's)")
+    root: str | None = Field(None, description="data folder; overrides the dataset's own root")
+    formatter: component("formatter") | None = Field(None, description="how text (and aspect) become tokens; null: sentence")
+    augmentation: component("augmentation") | None = Field(None, description="training image views; null: the evaluation view")
+    image_size: int = Field(224, ge=32, description="side of the square image views, in pixels")
+    on_bad_image: Literal["error", "skip"] = Field("error", description="an unreadable image: stop with its path, or skip the sample")
+    cache_image_features: bool = Field(False, description="run a frozen image encoder once per image and train on the stored maps")
+    augmented_image_views: int = Field(1, ge=0, description="augmented views cached per training image (DBCL); 0 reuses the evaluation view")
+    cache_text_features: bool = Field(False, description="cache the text backbone's states while it is frozen (or above freeze_layers)")
+    feature_cache_dir: str | None = Field(None, description="where the caches live; null: the user cache (CLMLF_CACHE_DIR)")
+    num_workers: int = Field(0, ge=0, description="DataLoader worker processes")
 
     @model_validator(mode="after")
     def _one_image_size(self) -> DataSpec:

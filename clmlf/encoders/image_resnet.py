@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from pydantic import Field
 from torch import nn
 
 from clmlf.checks import check_choice
@@ -14,8 +15,9 @@ DEPTHS = (18, 34, 50, 101, 152)
 
 class TorchvisionResNetSpec(ImageTokenOptions):
     type: Literal["torchvision_resnet"] = "torchvision_resnet"
-    depth: Literal[18, 34, 50, 101, 152] = 50
-    weights_path: str | None = None
+    depth: Literal[18, 34, 50, 101, 152] = Field(50, description="the ResNet's depth (the paper: 50)")
+    weights_path: str | None = Field(None, description="a local state dict (.safetensors or .pth) instead of "
+                                     "torchvision's IMAGENET1K_V1 weights (not needed to reload a saved CLMLF)")
 
     @classmethod
     def example(cls) -> dict[str, Any]:

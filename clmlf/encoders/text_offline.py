@@ -20,7 +20,7 @@ def minilm_dir() -> str:
 
 class MiniLMTextEncoderSpec(TextEncoderOptions):
     type: Literal["minilm"] = "minilm"
-    max_length: int = Field(128, ge=4)
+    max_length: int = Field(128, ge=4, description="longest tokenised input, special tokens included")
 
     @classmethod
     def example(cls) -> dict[str, Any]:
