@@ -92,7 +92,7 @@ def default_mode(directory: bool = False) -> int:
 
 def write_atomic(path: Path, data: str | bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False) as handle:
         handle.write(data.encode() if isinstance(data, str) else data)
         temporary = handle.name
     os.chmod(temporary, default_mode())
@@ -158,22 +158,33 @@ class RunDir:
                                                              "drop the change, or train into a new --out" for line in conflicts])
         return spec
 
-    def claim(self, resume: bool, overwrite: bool, is_main: bool = True) -> None:
+    def claim(self, resume: bool, overwrite: bool) -> bool:
         """Refuse to start a new run over a saved one (a finished epoch: state, checkpoint or metrics) unless
-        ``resume`` or ``overwrite`` (which removes them, the predictions and the plots first, on the main process)."""
+        ``resume`` or ``overwrite``; returns whether a saved run is to be replaced (:meth:`clear_outputs`, called once
+        the new run is known to start)."""
         saved = [name for name in SAVED_OUTPUTS if (self.root / name).exists()]
         if resume or not saved:
-            return
+            return False
         if not overwrite:
             raise FileExistsError(f"{self.root} already holds a run ({', '.join(saved)}): pass --resume to continue it, "
                                   "--overwrite to replace it, or a new --out")
-        if is_main:
-            scratch = [self.root / name for name in (*SAVED_OUTPUTS, STAGED_CHECKPOINT, PREVIOUS_CHECKPOINT)]
-            for path in scratch + [*self.root.glob("predictions_*.jsonl"), *self.root.glob("*.png")]:
-                if path.is_dir():
-                    shutil.rmtree(path)
-                elif path.exists():
-                    path.unlink()
+        return True
+
+    def clear_outputs(self) -> None:
+        """Remove a saved run's outputs: state, checkpoint, metrics, predictions and plots (``--overwrite``)."""
+        scratch = [self.root / name for name in (*SAVED_OUTPUTS, STAGED_CHECKPOINT, PREVIOUS_CHECKPOINT)]
+        for path in scratch + [*self.root.glob("predictions_*.jsonl"), *self.root.glob("*.png")]:
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+
+    def clear_staging(self) -> None:
+        """Remove what a killed run left half-written: ``.state-XXXXXXXX/`` folders and temporary files (the lock is held)."""
+        for path in [*self.root.glob(".state-*"), *self.root.glob(".*.tmp")]:
+            if path.name == ".state-previous":
+                continue
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
 
     def recorded_wall_s(self) -> float:
         """The wall time ``metrics.json`` records so far (0 without one)."""
