@@ -276,6 +276,11 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (`clmlf validate ... | head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit-time flush has nowhere to fail
         return 1
+    except OSError as error:  # a full disk, a read-only or forbidden folder: path, cause and what to do
+        from clmlf.storage import describe
+
+        print(f"error: {describe(error)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from clmlf.storage import writing
+
 logger = logging.getLogger("clmlf")
 
 
@@ -86,13 +88,14 @@ def load_or_compute(path: Path, compute: Callable[[], dict[str, Tensor]]) -> dic
         logger.warning("feature cache %s: %s; discarded and rebuilt", path, problem)
         path.unlink(missing_ok=True)
     tensors = {name: tensor.contiguous() for name, tensor in compute().items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
-        temporary = handle.name
-    try:
-        save_file(tensors, temporary, metadata={ENTRY: path.stem, CHECKSUM: tensors_digest(tensors)})
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
+            temporary = handle.name
+        try:
+            save_file(tensors, temporary, metadata={ENTRY: path.stem, CHECKSUM: tensors_digest(tensors)})
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
     return tensors

@@ -17,6 +17,7 @@ import torch
 from clmlf.errors import SpecError
 from clmlf.losses.criterion import logged_names
 from clmlf.spec import ExperimentSpec, validate_spec
+from clmlf.storage import writing
 
 STATE_FILE = "trainer.pt"
 WEIGHTS_FILE = "model.safetensors"
@@ -91,12 +92,19 @@ def default_mode(directory: bool = False) -> int:
 
 
 def write_atomic(path: Path, data: str | bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False) as handle:
-        handle.write(data.encode() if isinstance(data, str) else data)
-        temporary = handle.name
-    os.chmod(temporary, default_mode())
-    os.replace(temporary, path)
+    """Write ``path`` whole or not at all (a failed write leaves the old file and no temporary one: a StorageError)."""
+    with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False) as handle:
+            temporary = Path(handle.name)
+            try:
+                handle.write(data.encode() if isinstance(data, str) else data)
+                handle.close()
+                os.chmod(temporary, default_mode())
+                os.replace(temporary, path)
+            except BaseException:
+                temporary.unlink(missing_ok=True)
+                raise
 
 
 def save_model_files(model, directory: Path) -> None:
@@ -201,21 +209,22 @@ class RunDir:
         it replaces ``checkpoint/`` once the state is saved (a crash in between is settled by :meth:`settle_checkpoint`)."""
         if best_model is not None:
             self.stage_checkpoint(best_model, best)
-        scratch = Path(tempfile.mkdtemp(dir=self.root, prefix=".state-"))
-        try:
-            from safetensors.torch import save_model
+        with writing(self.state):
+            scratch = Path(tempfile.mkdtemp(dir=self.root, prefix=".state-"))
+            try:
+                from safetensors.torch import save_model
 
-            os.chmod(scratch, default_mode(directory=True))
-            save_model(model, str(scratch / WEIGHTS_FILE))
-            payload = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                       "epoch": epoch, "history": json.dumps(history), "best": json.dumps(best)}
-            if ema is not None:
-                payload["ema"] = ema.state_dict()
-            torch.save(payload, scratch / STATE_FILE)
-        except BaseException:  # a full disk or Ctrl-C mid-write: keep the last complete state, leave no partial one
-            shutil.rmtree(scratch, ignore_errors=True)
-            shutil.rmtree(self.root / STAGED_CHECKPOINT, ignore_errors=True)
-            raise
+                os.chmod(scratch, default_mode(directory=True))
+                save_model(model, str(scratch / WEIGHTS_FILE))
+                payload = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                           "epoch": epoch, "history": json.dumps(history), "best": json.dumps(best)}
+                if ema is not None:
+                    payload["ema"] = ema.state_dict()
+                torch.save(payload, scratch / STATE_FILE)
+            except BaseException:  # a full disk or Ctrl-C mid-write: keep the last complete state, leave no partial one
+                shutil.rmtree(scratch, ignore_errors=True)
+                shutil.rmtree(self.root / STAGED_CHECKPOINT, ignore_errors=True)
+                raise
         self._swap_in(scratch, self.state, self.root / ".state-previous")
         if best_model is not None:
             self.commit_checkpoint()
@@ -224,8 +233,13 @@ class RunDir:
         """Write ``model`` (the epoch ``best`` names, with its dev metrics) to ``.checkpoint-next/``."""
         staged = self.root / STAGED_CHECKPOINT
         shutil.rmtree(staged, ignore_errors=True)
-        save_model_files(model, staged)
-        write_atomic(staged / SELECTION_FILE, json.dumps(best, indent=2))
+        try:
+            with writing(self.checkpoint):
+                save_model_files(model, staged)
+                write_atomic(staged / SELECTION_FILE, json.dumps(best, indent=2))
+        except BaseException:
+            shutil.rmtree(staged, ignore_errors=True)
+            raise
 
     def commit_checkpoint(self) -> None:
         """Make the staged model ``checkpoint/``."""
@@ -281,6 +295,7 @@ class RunDir:
     def plot(self, metrics: dict, confusion: torch.Tensor, label_names) -> None:
         from clmlf.train.plots import plot_confusion, plot_curves
 
-        plot_curves(metrics["epochs"], self.root / "curves.png")
-        plot_confusion(confusion, label_names, self.root / "confusion_test.png",
-                       title=f"test confusion (best dev epoch {metrics['best_epoch']})")
+        with writing(self.root):
+            plot_curves(metrics["epochs"], self.root / "curves.png")
+            plot_confusion(confusion, label_names, self.root / "confusion_test.png",
+                           title=f"test confusion (best dev epoch {metrics['best_epoch']})")
