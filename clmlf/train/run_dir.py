@@ -91,6 +91,15 @@ def default_mode(directory: bool = False) -> int:
     return (0o777 if directory else 0o666) & ~umask
 
 
+def read_json(path: Path):
+    """A run file's JSON; a damaged file (torn by hand, or by a copy) is a ValueError naming it and the fix."""
+    try:
+        return json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path}: not valid JSON ({error}); the file is damaged: restore it from a copy of the run, or "
+                         "train the run again (clmlf train --overwrite)") from None
+
+
 def write_atomic(path: Path, data: str | bytes) -> None:
     """Write ``path`` whole or not at all (a failed write leaves the old file and no temporary one: a StorageError)."""
     with writing(path):
@@ -131,7 +140,7 @@ def load_model_files(model, directory: Path) -> None:
 def checkpoint_epoch(directory: Path) -> int | None:
     """The epoch whose model a checkpoint directory holds (None for checkpoints saved before selection.json)."""
     path = directory / SELECTION_FILE
-    return json.loads(path.read_text()).get("epoch") if path.is_file() else None
+    return read_json(path).get("epoch") if path.is_file() else None
 
 
 class RunDir:
@@ -154,7 +163,7 @@ class RunDir:
         path = self.root / "config.json"
         if not path.is_file():
             raise FileNotFoundError(f"{path} is missing: {self.root} is not a clmlf run directory (made by `clmlf train --out`)")
-        return validate_spec(ExperimentSpec, saved_view_size(json.loads(path.read_text())), str(path))
+        return validate_spec(ExperimentSpec, saved_view_size(read_json(path)), str(path))
 
     def resume_spec(self, spec: ExperimentSpec) -> ExperimentSpec:
         """``spec`` if it may continue the run saved here: only the fields in :data:`RESUMABLE` may differ."""
@@ -197,7 +206,7 @@ class RunDir:
     def recorded_wall_s(self) -> float:
         """The wall time ``metrics.json`` records so far (0 without one)."""
         path = self.root / "metrics.json"
-        return float(json.loads(path.read_text()).get("wall_s") or 0.0) if path.is_file() else 0.0
+        return float(read_json(path).get("wall_s") or 0.0) if path.is_file() else 0.0
 
     def write_metrics(self, metrics: dict) -> None:
         write_atomic(self.root / "metrics.json", json.dumps(metrics, indent=2))

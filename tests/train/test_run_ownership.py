@@ -135,3 +135,14 @@ def test_overwrite_keeps_the_old_run_when_the_new_one_cannot_start(finished_run,
     state = torch.load(run / "state" / "trainer.pt", weights_only=True)
     assert state["epoch"] == 1 and isinstance(model, clmlf.CLMLF)
     assert main(["evaluate", str(run), "--split", "dev"]) == 0
+
+
+@pytest.mark.parametrize("name, command", [("config.json", ["evaluate", "{run}"]),
+                                           ("metrics.json", ["predict", "{run}", "--text", "a fine day"])])
+def test_a_damaged_run_file_is_named_with_the_fix(finished_run, tmp_path, capsys, name, command):
+    run = copied_run(finished_run, tmp_path)
+    (run / name).write_text('{"name": "tiny", ')
+    assert main([part.format(run=run) for part in command]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: {run / name}: not valid JSON (") and error.count("\n") == 1
+    assert "restore it from a copy of the run, or train the run again (clmlf train --overwrite)" in error
