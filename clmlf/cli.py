@@ -186,26 +186,27 @@ def ablate_arguments(parser: argparse.ArgumentParser) -> None:
 
 @command("ablate", "train the ablation ladder (paper Table 3) or a layer sweep (Fig. 3) over K seeds", ablate_arguments)
 def ablate(args: argparse.Namespace) -> int:
+    """Each run directory is locked while it trains; without --shard the experiment folder too (one summary writer)."""
+    from functools import partial
     from pathlib import Path
 
     from clmlf.compat import check_runnable
     from clmlf.spec import load_spec
+    from clmlf.train.run_lock import run_lock
 
     base = load_spec(args.config, args.overrides)
     check_runnable(base, args.config)
     progress = not args.no_progress
     if args.sweep is not None:
-        from clmlf.experiments.sweep import parse_sweep, run_sweep
+        from clmlf.experiments.sweep import parse_sweep, run_sweep, sweep_runs
 
         if args.rows is not None:
             raise ValueError("--rows and --sweep don't combine: a sweep varies the base config itself")
         sweep = parse_sweep(args.sweep, base)
         out = Path(args.out or f"runs/{base.name}_sweep_{sweep.name}")
         if args.shard is not None:
-            from clmlf.experiments.sweep import sweep_runs
-
             return print_shard(out, args.shard, sweep_runs(base, sweep, out, args.seeds), progress)
-        entries = run_sweep(base, sweep, out, args.seeds, progress)["points"]
+        run_all, listed = partial(run_sweep, base, sweep, out, args.seeds, progress), "points"
     else:
         from clmlf.experiments.ablation import ablate as run_ablation
         from clmlf.experiments.ablation import ablation_runs
@@ -214,7 +215,10 @@ def ablate(args: argparse.Namespace) -> int:
         rows = [name.strip() for name in args.rows.split(",") if name.strip()] if args.rows is not None else None
         if args.shard is not None:
             return print_shard(out, args.shard, ablation_runs(base, out, args.seeds, rows), progress)
-        entries = run_ablation(base, out, args.seeds, rows, progress)["rows"]
+        run_all, listed = partial(run_ablation, base, out, args.seeds, rows, progress), "rows"
+    out.mkdir(parents=True, exist_ok=True)
+    with run_lock(out):
+        entries = run_all()[listed]
     keys = ("name", "value", "accuracy_mean", "accuracy_std", "f1_mean", "f1_std")
     print(json.dumps({"out": str(out), "results": [{key: entry[key] for key in keys if key in entry} for entry in entries]}))
     return 0
@@ -286,6 +290,11 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (`clmlf validate ... | head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit-time flush has nowhere to fail
         return 1
+    except OSError as error:  # a full disk, a read-only or forbidden folder: path, cause and what to do
+        from clmlf.storage import describe
+
+        print(f"error: {describe(error)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -17,14 +17,30 @@ from clmlf.checks import (
     pixel_expectations,
 )
 from clmlf.contracts import checked_output, require_part, trainable_part
+from clmlf.errors import ContractError, SpecError
 from clmlf.outputs import CLMLFOutput, EncoderOutput, PoolerOutput, TransformerOutput
-from clmlf.spec import COMPONENT_FIELDS, ModelSpec, load_model_spec, validate_spec
+from clmlf.registry import RegistryError
+from clmlf.spec import COMPONENT_FIELDS, ComponentSpec, ModelSpec, load_model_spec, validate_spec
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 ASSETS_KEY = "assets"
 """config.json key: per part, the spec fields that name files inside the checkpoint (relative paths)."""
 
+
+
+def build_part(name: str, spec: ComponentSpec, overrides: dict[str, Any]) -> nn.Module:
+    """``spec.build(**overrides)``; a component that fails to build from a spec that validated (a value its library
+    refuses, sizes too large for memory) is a :class:`SpecError` naming ``model.<name>`` (errors of clmlf's own
+    checks pass as they are)."""
+    try:
+        return spec.build(**overrides)
+    except (SpecError, ContractError, RegistryError, FileNotFoundError):
+        raise
+    except Exception as error:
+        cause = " ".join(str(error).split()) or type(error).__name__
+        raise SpecError("config", [f"model.{name}: {spec.type!r} failed to build ({cause}); fix the value it names in "
+                                   f"model.{name} (`clmlf validate` prints the resolved spec)"]) from error
 
 class CLMLF(nn.Module):
     """Text + image -> token-level fusion -> attention pooling -> classifier (paper Fig. 2).
@@ -68,7 +84,7 @@ class CLMLF(nn.Module):
             part_spec = getattr(spec, name)
             if part_spec is not None:
                 own = {key: value for key, value in overrides.items() if key in type(part_spec).model_fields}
-                parts[name] = part_spec.build(**own)
+                parts[name] = build_part(name, part_spec, own)
         return cls(**parts, spec=spec)
 
     def encode_image(self, pixel_values: Tensor | None = None, image_features: Tensor | None = None) -> EncoderOutput | None:

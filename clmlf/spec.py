@@ -19,6 +19,8 @@ from clmlf.errors import SpecError
 from clmlf.registry import RegistryError, did_you_mean, registry
 
 SHARED_SIZES = ("d_model", "num_classes")
+MAX_WIDTH, MAX_IMAGE_SIZE, MAX_LAYERS = 65536, 4096, 256
+"""Upper bounds of sizes (widths, image side, layer counts): far above any real model, below what exhausts memory."""
 """Sizes a :class:`ModelSpec` fills into the component specs that leave them None."""
 
 
@@ -126,18 +128,25 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     """A YAML mapping from ``path``; missing files and syntax errors become :class:`SpecError`."""
     import yaml
 
+    from clmlf.yaml_strict import load_strict
+
     path = Path(path)
     if not path.is_file():
         raise SpecError(str(path), ["file not found (pass a YAML config path, e.g. configs/tiny.yaml)"])
     try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "<root>"
-        raise SpecError(str(path), [f"{where}: invalid YAML ({getattr(error, 'problem', error)})"]) from None
+        data = load_strict(path.read_text())
+    except (yaml.YAMLError, ValueError) as error:
+        raise SpecError(str(path), [yaml_problem(error)]) from None
     if not isinstance(data, dict):
         raise SpecError(str(path), ["<root>: expected a mapping at the top level"])
     return data
+
+
+def yaml_problem(error: Exception) -> str:
+    """``"line L, column C: invalid YAML (problem)"`` for a YAML error (``<root>: ...`` without a position)."""
+    mark = getattr(error, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "<root>"
+    return f"{where}: invalid YAML ({getattr(error, 'problem', None) or error})"
 
 
 def apply_overrides(data: dict[str, Any], assignments: list[str]) -> dict[str, Any]:
@@ -147,6 +156,8 @@ def apply_overrides(data: dict[str, Any], assignments: list[str]) -> dict[str, A
     import copy
 
     import yaml
+
+    from clmlf.yaml_strict import load_strict
 
     data = copy.deepcopy(data)
     problems = []
@@ -162,7 +173,10 @@ def apply_overrides(data: dict[str, Any], assignments: list[str]) -> dict[str, A
                 node = node[list_index(node, part)] if isinstance(node, list) else node.setdefault(part, {})
                 if not isinstance(node, (dict, list)):
                     raise ValueError(f"{part!r} is not a mapping or a list")
-            node[list_index(node, leaf) if isinstance(node, list) else leaf] = yaml.safe_load(raw)
+            node[list_index(node, leaf) if isinstance(node, list) else leaf] = load_strict(raw)
+        except yaml.YAMLError as error:
+            problems.append(f"--set {assignment!r}: the value, {yaml_problem(error)}; quote a string, close brackets "
+                            "and braces ([1, 2], {type: x})")
         except ValueError as error:
             problems.append(f"--set {assignment!r}: {error}")
     if problems:
@@ -201,7 +215,7 @@ class ModelSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    d_model: int = Field(768, ge=1, description="token width shared by every component that leaves its own d_model unset")
+    d_model: int = Field(768, ge=1, le=MAX_WIDTH, description="token width shared by every component that leaves its own d_model unset")
     num_classes: int = Field(3, ge=2, description="number of labels (3 for MVSA, 2 for HFM)")
     text_encoder: component("text_encoder") = Field(description="text -> tokens (docs/encoders.md)")
     image_encoder: component("image_encoder") | None = Field(None, description="image -> tokens (docs/encoders.md); null: text only")
@@ -289,7 +303,7 @@ class DataSpec(BaseModel):
     root: str | None = Field(None, description="data folder; overrides the dataset's own root")
     formatter: component("formatter") | None = Field(None, description="how text (and aspect) become tokens; null: sentence")
     augmentation: component("augmentation") | None = Field(None, description="training image views; null: the evaluation view")
-    image_size: int = Field(224, ge=32, description="side of the square image views, in pixels")
+    image_size: int = Field(224, ge=32, le=MAX_IMAGE_SIZE, description="side of the square image views, in pixels")
     on_bad_image: Literal["error", "skip"] = Field("error", description="an unreadable image: stop with its path, or skip the sample")
     cache_image_features: bool = Field(False, description="run a frozen image encoder once per image and train on the stored maps")
     augmented_image_views: int = Field(1, ge=0, description="augmented views cached per training image (DBCL); 0 reuses the evaluation view")

@@ -1,4 +1,5 @@
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -75,11 +76,50 @@ def test_predict_batch_reports_bad_lines_and_goes_on(tmp_path, monkeypatch, caps
     posts.write_text("\n".join(line if isinstance(line, str) else json.dumps(line) for line in lines) + "\n")
     assert main(["predict", str(tmp_path), "--jsonl", str(posts)]) == 2
     out, err = capsys.readouterr()
-    assert [json.loads(line)["id"] for line in out.splitlines()] == ["x", 5, 7]
+    assert [json.loads(line)["id"] for line in out.splitlines()] == ["x", "5", "7"], "ids are strings, as in datasets"
     problems = err.splitlines()
     assert [line.split(": ")[0] for line in problems[:4]] == [f"{posts}:{n}" for n in (2, 3, 4, 6)]
-    assert "not valid JSON" in problems[0] and '"text" string' in problems[1] and "needs an image" in problems[2]
+    assert "not JSON" in problems[0] and '"text" string' in problems[1] and "needs an image" in problems[2]
     assert "4 of 7 posts could not be predicted" in problems[4]
+
+
+def test_predict_batch_checks_lines_as_the_jsonl_dataset_does(tmp_path, monkeypatch, capsys):
+    import clmlf.train.predict
+
+    monkeypatch.setattr(clmlf.train.predict, "Predictor", FakePredictor)
+    posts = tmp_path / "posts.jsonl"
+    lines = [{"text": "a", "label": "positive", "id": 12}, {"text": "b", "imgae": "1.jpg"}, {"text": "c", "id": True}]
+    posts.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    assert main(["predict", str(tmp_path), "--jsonl", str(posts)]) == 2
+    out, err = capsys.readouterr()
+    assert [json.loads(line)["id"] for line in out.splitlines()] == ["12"]
+    assert err.splitlines()[:2] == [f"{posts}:2: unknown field 'imgae'", f"{posts}:3: field 'id': expected a non-empty string, got True"]
+
+
+@pytest.mark.parametrize("given", ["folder", "empty", "missing"])
+def test_predict_batch_input_that_is_no_posts_file_is_named(tmp_path, monkeypatch, capsys, given):
+    import clmlf.train.predict
+
+    monkeypatch.setattr(clmlf.train.predict, "Predictor", FakePredictor)
+    path = tmp_path / "posts.jsonl"
+    if given == "folder":
+        path.mkdir()
+    elif given == "empty":
+        path.write_text("\n")
+    assert main(["predict", str(tmp_path), "--jsonl", str(path)]) == 2
+    expected = {"folder": f"--jsonl {path}: a folder; pass a JSONL file", "missing": f"--jsonl {path}: no such file; pass",
+                "empty": f"{path}: no posts (the input is empty)"}[given]
+    assert capsys.readouterr().err.startswith(f"error: {expected}")
+
+
+def test_a_fifo_as_an_image_is_refused_without_opening_it(tmp_path):
+    from clmlf.data.errors import BadImageError
+    from clmlf.data.images import load_image
+
+    fifo = tmp_path / "image.jpg"
+    os.mkfifo(fifo)
+    with pytest.raises(BadImageError, match="not a regular file"):
+        load_image(fifo, "p1")
 
 
 def test_predict_batch_reads_relative_images_from_the_files_folder(tmp_path, monkeypatch):

@@ -46,6 +46,8 @@ def load_image(path: str | Path, sample_id: str | None = None, max_pixels: int =
     """
     path = Path(path)
     try:
+        if path.exists() and not path.is_file():  # a FIFO would block the read, a device never end it
+            raise BadImageError(path, "not a regular file (a folder, FIFO or device)", sample_id)
         if path.is_file() and path.stat().st_size == 0:
             raise BadImageError(path, "the file is empty", sample_id)
         with warnings.catch_warnings():

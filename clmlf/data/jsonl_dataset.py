@@ -72,10 +72,19 @@ def jsonl_dataset(
 ) -> DatasetSplits:
     """Read the three JSONL splits (see the module docstring); ``images`` requires an ``image`` on every line."""
     paths = {split: Path(root or ".") / file for split, file in zip(SPLITS, (train, dev, test))}
-    rows = {split: read_jsonl(path) for split, path in paths.items()}
+    read = {split: read_jsonl(path) for split, path in paths.items()}
+    rows = {split: found for split, (found, _) in read.items()}
+    problems = {paths[split]: found for split, (_, found) in read.items()}
+    if labels is None and not rows["train"]:  # no class names to check the labels against
+        raise dataset_problems(problems)
     label_names = tuple(labels) if labels is not None else train_label_names(paths["train"], rows["train"])
     translations: dict[str, str] = {}
-    posts = {split: read_posts(split, path, rows[split], label_names, images, translations) for split, path in paths.items()}
+    posts = {}
+    for split, path in paths.items():
+        posts[split], wrong = read_posts(split, path, rows[split], label_names, images, translations)
+        problems[path] += wrong
+    if any(problems.values()):
+        raise dataset_problems(problems)
     parts = {split: [sample for _, sample in numbered] for split, numbered in posts.items()}
     layout = DatasetLayout(name, "", "jsonl", {split: str(path) for split, path in paths.items()}, label_names, f1_average)
     check_disjoint(layout, Path(), parts, {split: [f"line {number}" for number, _ in numbered] for split, numbered in posts.items()})
@@ -85,11 +94,18 @@ def jsonl_dataset(
     return DatasetSplits(name=name, label_names=label_names, has_images=images, metric=f1_average, **parts).subset(max_train, max_eval)
 
 
-def read_jsonl(path: Path) -> list[tuple[int, Any]]:
-    """``(line number, parsed JSON)`` of every non-blank line; lines that are not JSON are reported together."""
+def dataset_problems(problems: dict[Path, list[str]]) -> DataError:
+    """One error listing the problems of every split file at once (by file and line), then how lines should look."""
+    listed = [str(problems_error(path, found, "")).rstrip() for path, found in problems.items() if found]
+    return DataError("\n".join(listed) + "\n" + FIX_HINT)
+
+
+def read_jsonl(path: Path) -> tuple[list[tuple[int, Any]], list[str]]:
+    """``(line number, parsed JSON)`` of every non-blank line, and the file's problems: a line that is not JSON, a
+    missing or empty file."""
     if not path.is_file():
-        raise DataError(f"{path}: no such file; data.dataset.train / dev / test name JSONL files (relative to "
-                        "data.dataset.root when it is set, else to the working directory)")
+        return [], ["no such file; data.dataset.train / dev / test name JSONL files (relative to data.dataset.root when "
+                    "it is set, else to the working directory)"]
     rows, problems = [], []
     for number, line in enumerate(read_text(path).splitlines(), 1):
         if not line.strip():
@@ -98,11 +114,9 @@ def read_jsonl(path: Path) -> list[tuple[int, Any]]:
             rows.append((number, json.loads(line)))
         except json.JSONDecodeError as error:
             problems.append(f"line {number}: not JSON ({error.msg} at column {error.colno})")
-    if problems:
-        raise problems_error(path, problems, FIX_HINT)
-    if not rows:
-        raise DataError(f"{path}: no posts (the file is empty); every split needs posts, one JSON object per line")
-    return rows
+    if not rows and not problems:
+        problems.append("no posts (the file is empty); every split needs posts, one JSON object per line")
+    return rows, problems
 
 
 def train_label_names(path: Path, rows: list[tuple[int, Any]]) -> tuple[str, ...]:
@@ -119,23 +133,19 @@ def train_label_names(path: Path, rows: list[tuple[int, Any]]) -> tuple[str, ...
 
 
 def read_posts(split: SplitName, path: Path, rows: list[tuple[int, Any]], label_names: tuple[str, ...], images: bool,
-               translations: dict[str, str]) -> list[tuple[int, Sample]]:
-    """``(line number, sample)`` of one split; collects back-translations into ``translations`` (by id)."""
+               translations: dict[str, str]) -> tuple[list[tuple[int, Sample]], list[str]]:
+    """``(line number, sample)`` of the good posts of one split and a problem per bad one; collects back-translations
+    into ``translations`` (by id)."""
     samples, problems, first_seen = [], [], {}
     for number, row in rows:
         where = f"line {number}"
         if not isinstance(row, dict):
             problems.append(f"{where}: expected an object, got {type(row).__name__}")
             continue
-        wrong = [f"unknown field {key!r}" for key in row if key not in FIELDS]
-        wrong += [f"field {key!r}: expected a string, got {row[key]!r}" for key in ("text", "image", "aspect", "text_translation")
-                  if key in row and not (isinstance(row[key], str) or (key != "text" and row[key] is None))]
-        wrong += [] if "text" in row else ["no field 'text'"]
+        wrong = field_problems(row)
         label = label_index(row.get("label"), label_names, wrong)
         sample_id = str(row.get("id", f"{split}-{number}"))
-        if isinstance(row.get("id"), bool) or not isinstance(row.get("id", ""), (str, int)) or not sample_id.strip():
-            wrong.append(f"field 'id': expected a non-empty string, got {row.get('id')!r}")
-        elif sample_id in first_seen:
+        if sample_id in first_seen:
             wrong.append(f"duplicate id {sample_id!r} (first at {first_seen[sample_id]})")
         first_seen.setdefault(sample_id, where)
         if images and not row.get("image"):
@@ -147,9 +157,20 @@ def read_posts(split: SplitName, path: Path, rows: list[tuple[int, Any]], label_
             translations[sample_id] = row["text_translation"]
         image = path.parent / row["image"] if images else None
         samples.append((number, Sample(id=sample_id, text=row["text"], label=label, aspect=row.get("aspect"), image_path=image)))
-    if problems:
-        raise problems_error(path, problems, FIX_HINT)
-    return samples
+    return samples, problems
+
+
+def field_problems(row: dict) -> list[str]:
+    """What is wrong with the fields of one post (a JSON object), other than its label: unknown fields, a missing
+    ``text``, values of the wrong type (``clmlf predict --jsonl`` checks its lines the same way)."""
+    wrong = [f"unknown field {key!r}" for key in row if key not in FIELDS]
+    wrong += [f"field {key!r}: expected a string, got {row[key]!r}" for key in ("text", "image", "aspect", "text_translation")
+              if key in row and not (isinstance(row[key], str) or (key != "text" and row[key] is None))]
+    wrong += [] if "text" in row else ["no field 'text'"]
+    post_id = row.get("id", "-")
+    if isinstance(post_id, bool) or not isinstance(post_id, (str, int)) or not str(post_id).strip():
+        wrong.append(f"field 'id': expected a non-empty string, got {post_id!r}")
+    return wrong
 
 
 def label_index(value: Any, label_names: tuple[str, ...], wrong: list[str]) -> int:

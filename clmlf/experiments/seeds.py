@@ -13,7 +13,7 @@ from pathlib import Path
 
 from clmlf.errors import SpecError
 from clmlf.spec import ExperimentSpec
-from clmlf.train.run_dir import RunDir, spec_conflicts
+from clmlf.train.run_dir import RunDir, read_json, spec_conflicts
 from clmlf.train.trainer import train
 
 logger = logging.getLogger("clmlf")
@@ -29,7 +29,7 @@ def finished_metrics(folder: Path, spec: ExperimentSpec) -> dict | None:
     path = folder / "metrics.json"
     if not path.is_file():
         return None
-    metrics = json.loads(path.read_text())
+    metrics = read_json(path)
     if not metrics.get("test"):
         return None
     conflicts = spec_conflicts(RunDir(folder).read_spec(), spec)

@@ -11,11 +11,12 @@ from torch import Tensor, nn
 from clmlf.checks import check_batch_sizes, check_sequence
 from clmlf.fusion.layers import TransformerSpecFields, TransformerStack, full_mask
 from clmlf.outputs import TransformerOutput
+from clmlf.spec import MAX_LAYERS
 
 
 class FusionEncoderSpec(TransformerSpecFields):
     type: Literal["transformer"] = "transformer"
-    num_layers: int = Field(3, ge=0)
+    num_layers: int = Field(3, ge=0, le=MAX_LAYERS)
     modality_embedding: bool = False
 
 

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from clmlf.checks import check_choice, check_sequence
 from clmlf.outputs import TransformerOutput
-from clmlf.spec import ComponentSpec
+from clmlf.spec import MAX_LAYERS, MAX_WIDTH, ComponentSpec
 
 Activation = Literal["gelu", "relu", "gelu_tanh"]
 DropoutLayout = Literal["torch", "bert"]
@@ -120,9 +120,9 @@ class TransformerSpecFields(ComponentSpec):
     are :class:`TransformerLayer`'s."""
 
     d_model: int | None = None
-    num_layers: int = Field(2, ge=0)
+    num_layers: int = Field(2, ge=0, le=MAX_LAYERS)
     num_heads: int = Field(12, ge=1)
-    ffn_dim: int = Field(3072, ge=1)
+    ffn_dim: int = Field(3072, ge=1, le=MAX_WIDTH)
     dropout: float = Field(0.1, ge=0.0, lt=1.0)
     activation: Activation = "gelu"
     norm_first: bool = False

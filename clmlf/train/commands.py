@@ -76,6 +76,9 @@ def predict_lines(run_dir: str, text: str | None, image: str | None, aspect: str
 
     if (text is None) == (jsonl is None):
         raise ValueError("pass either --text (with --image) or --jsonl FILE")
+    if jsonl not in (None, "-") and not Path(jsonl).is_file():
+        found = "a folder" if Path(jsonl).is_dir() else "not a regular file" if Path(jsonl).exists() else "no such file"
+        raise ValueError(f"--jsonl {jsonl}: {found}; pass a JSONL file of posts (one JSON object per line), or - for stdin")
     predictor = Predictor(run_dir)
     if text is not None:
         yield json.dumps(predictor(text, image, aspect))
@@ -92,23 +95,28 @@ def predict_lines(run_dir: str, text: str | None, image: str | None, aspect: str
             except (ValueError, TypeError) as error:  # DataError is a ValueError
                 failed += 1
                 print(f"{jsonl}:{number}: {error}", file=sys.stderr)
+    if not total:
+        raise ValueError(f"{jsonl}: no posts (the input is empty); write one JSON object per line, e.g. "
+                         '{"text": "what a day", "image": "img/1.jpg"}')
     if failed:
         raise ValueError(f"{jsonl}: {failed} of {total} posts could not be predicted (listed above); the others were")
 
 
 def predict_item(predictor, line: str, number: int, folder: Path) -> dict:
-    """``{"id", "label", "probabilities"}`` for one JSONL line ``{"text", "image"?, "aspect"?, "id"?}`` (the line
-    number is the default id)."""
+    """``{"id", "label", "probabilities"}`` for one JSONL line, checked as the ``jsonl`` dataset checks its posts
+    (:func:`clmlf.data.jsonl_dataset.field_problems`; ``label`` and ``text_translation`` are allowed and unused); the
+    id is a string, the line number by default."""
+    from clmlf.data.jsonl_dataset import field_problems
+
     try:
         item = json.loads(line)
     except json.JSONDecodeError as error:
-        raise ValueError(f"not valid JSON ({error})") from None
-    if not isinstance(item, dict) or not isinstance(item.get("text"), str):
-        raise ValueError('expected a JSON object with a "text" string (and "image", "aspect", "id" where needed)')
-    image = item.get("image")
-    if image is not None and not isinstance(image, str):
-        raise ValueError('"image" must be a path string')
-    if item.get("aspect") is not None and not isinstance(item["aspect"], str):
-        raise ValueError('"aspect" must be a string')
-    image = None if image is None else folder / image  # an absolute path stays as it is
-    return {"id": item.get("id", number), **predictor(item["text"], image, item.get("aspect"))}
+        raise ValueError(f"not JSON ({error.msg} at column {error.colno})") from None
+    if not isinstance(item, dict):
+        raise ValueError(f'expected a JSON object with a "text" string (and "image", "aspect", "id" where needed), got '
+                         f"{type(item).__name__}")
+    wrong = field_problems(item)
+    if wrong:
+        raise ValueError("; ".join(wrong))
+    image = None if item.get("image") is None else folder / item["image"]  # an absolute path stays as it is
+    return {"id": str(item.get("id", number)), **predictor(item["text"], image, item.get("aspect"))}

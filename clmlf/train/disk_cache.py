@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Callable
@@ -15,6 +16,10 @@ from pathlib import Path
 
 import torch
 from torch import Tensor, nn
+
+from clmlf.storage import writing
+
+logger = logging.getLogger("clmlf")
 
 
 def default_cache_dir() -> Path:
@@ -38,16 +43,59 @@ def weights_fingerprint(module: nn.Module, values: int = 256) -> str:
     return digest.hexdigest()[:20]
 
 
+ENTRY, CHECKSUM = "clmlf_entry", "clmlf_sha1"
+"""Metadata of every cache file: its key (the file name's stem) and a digest of its tensors."""
+
+
+def tensors_digest(tensors: dict[str, Tensor]) -> str:
+    """A SHA-1 of every tensor's name, dtype, shape and bytes."""
+    digest = hashlib.sha1()
+    for name in sorted(tensors):
+        tensor = tensors[name].contiguous()
+        digest.update(f"{name}{tensor.dtype}{tuple(tensor.shape)}".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy())
+    return digest.hexdigest()
+
+
+def read_verified(path: Path) -> tuple[dict[str, Tensor] | None, str]:
+    """The tensors of a cache file and ``""``, or None and why they cannot be trusted (unreadable, truncated, not
+    this key's, or not matching their checksum)."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), "pt") as handle:
+            metadata = handle.metadata() or {}
+            tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+    except (SafetensorError, OSError, RuntimeError, ValueError) as error:
+        return None, f"unreadable ({' '.join(str(error).split())})"
+    if metadata.get(ENTRY) != path.stem or CHECKSUM not in metadata:
+        return None, "written for another key or by an older clmlf"
+    if metadata[CHECKSUM] != tensors_digest(tensors):
+        return None, "its tensors do not match their checksum"
+    return tensors, ""
+
+
 def load_or_compute(path: Path, compute: Callable[[], dict[str, Tensor]]) -> dict[str, Tensor]:
-    """The tensors stored at ``path``, or ``compute()``'s, stored there first (atomically: no half-written file)."""
-    from safetensors.torch import load_file, save_file
+    """The tensors stored at ``path``, or ``compute()``'s, stored there first (atomically: no half-written file, and
+    no temporary one left when the write fails). A stored file that fails :func:`read_verified` is discarded and
+    rebuilt, with one log line naming it."""
+    from safetensors.torch import save_file
 
     if path.is_file():
-        return load_file(str(path))
+        tensors, problem = read_verified(path)
+        if tensors is not None:
+            return tensors
+        logger.warning("feature cache %s: %s; discarded and rebuilt", path, problem)
+        path.unlink(missing_ok=True)
     tensors = {name: tensor.contiguous() for name, tensor in compute().items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
-        temporary = handle.name
-    save_file(tensors, temporary)
-    os.replace(temporary, path)
+    with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
+            temporary = handle.name
+        try:
+            save_file(tensors, temporary, metadata={ENTRY: path.stem, CHECKSUM: tensors_digest(tensors)})
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
     return tensors

@@ -135,8 +135,13 @@ def build_inputs(
 
 
 def check_formatter(formatter, dataset: DatasetSplits, splits: tuple[str, ...]) -> None:
-    """An aspect formatter needs a dataset whose samples all have aspects (a missing one would read as empty)."""
+    """An aspect formatter needs a dataset whose samples all have aspects (a missing one would read as empty); a
+    dataset with aspects read by a formatter that ignores them gets one warning."""
     if not formatter.uses_aspect:
+        with_aspect = sum(sample.aspect is not None for name in splits for sample in dataset.split(name))
+        if with_aspect:
+            logger.warning("%s: %d posts have an aspect, which data.formatter (%s) ignores; to read them set data.formatter: "
+                           "{type: aspect}", dataset.name, with_aspect, type(formatter).__name__)
         return
     for name in splits:
         missing = next((sample for sample in dataset.split(name) if sample.aspect is None), None)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
@@ -14,7 +13,7 @@ from clmlf.data.views import eval_transform
 from clmlf.model import CLMLF
 from clmlf.train.evaluate import autocast
 from clmlf.train.pipeline import build_formatter, require_data, text_tokenizer
-from clmlf.train.run_dir import RunDir
+from clmlf.train.run_dir import RunDir, read_json
 from clmlf.train.trainer import select_device
 
 
@@ -35,7 +34,7 @@ class Predictor:
 
     @staticmethod
     def _label_names(run: RunDir) -> list[str]:
-        return json.loads((run.root / "metrics.json").read_text())["label_names"]
+        return read_json(run.root / "metrics.json")["label_names"]
 
     @torch.no_grad()
     def __call__(self, text: str, image: str | Path | None = None, aspect: str | None = None) -> dict:

@@ -17,6 +17,7 @@ import torch
 from clmlf.errors import SpecError
 from clmlf.losses.criterion import logged_names
 from clmlf.spec import ExperimentSpec, validate_spec
+from clmlf.storage import writing
 
 STATE_FILE = "trainer.pt"
 WEIGHTS_FILE = "model.safetensors"
@@ -90,13 +91,29 @@ def default_mode(directory: bool = False) -> int:
     return (0o777 if directory else 0o666) & ~umask
 
 
+def read_json(path: Path):
+    """A run file's JSON; a damaged file (torn by hand, or by a copy) is a ValueError naming it and the fix."""
+    try:
+        return json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path}: not valid JSON ({error}); the file is damaged: restore it from a copy of the run, or "
+                         "train the run again (clmlf train --overwrite)") from None
+
+
 def write_atomic(path: Path, data: str | bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
-        handle.write(data.encode() if isinstance(data, str) else data)
-        temporary = handle.name
-    os.chmod(temporary, default_mode())
-    os.replace(temporary, path)
+    """Write ``path`` whole or not at all (a failed write leaves the old file and no temporary one: a StorageError)."""
+    with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False) as handle:
+            temporary = Path(handle.name)
+            try:
+                handle.write(data.encode() if isinstance(data, str) else data)
+                handle.close()
+                os.chmod(temporary, default_mode())
+                os.replace(temporary, path)
+            except BaseException:
+                temporary.unlink(missing_ok=True)
+                raise
 
 
 def save_model_files(model, directory: Path) -> None:
@@ -123,7 +140,7 @@ def load_model_files(model, directory: Path) -> None:
 def checkpoint_epoch(directory: Path) -> int | None:
     """The epoch whose model a checkpoint directory holds (None for checkpoints saved before selection.json)."""
     path = directory / SELECTION_FILE
-    return json.loads(path.read_text()).get("epoch") if path.is_file() else None
+    return read_json(path).get("epoch") if path.is_file() else None
 
 
 class RunDir:
@@ -146,7 +163,7 @@ class RunDir:
         path = self.root / "config.json"
         if not path.is_file():
             raise FileNotFoundError(f"{path} is missing: {self.root} is not a clmlf run directory (made by `clmlf train --out`)")
-        return validate_spec(ExperimentSpec, saved_view_size(json.loads(path.read_text())), str(path))
+        return validate_spec(ExperimentSpec, saved_view_size(read_json(path)), str(path))
 
     def resume_spec(self, spec: ExperimentSpec) -> ExperimentSpec:
         """``spec`` if it may continue the run saved here: only the fields in :data:`RESUMABLE` may differ."""
@@ -158,27 +175,38 @@ class RunDir:
                                                              "drop the change, or train into a new --out" for line in conflicts])
         return spec
 
-    def claim(self, resume: bool, overwrite: bool, is_main: bool = True) -> None:
+    def claim(self, resume: bool, overwrite: bool) -> bool:
         """Refuse to start a new run over a saved one (a finished epoch: state, checkpoint or metrics) unless
-        ``resume`` or ``overwrite`` (which removes them, the predictions and the plots first, on the main process)."""
+        ``resume`` or ``overwrite``; returns whether a saved run is to be replaced (:meth:`clear_outputs`, called once
+        the new run is known to start)."""
         saved = [name for name in SAVED_OUTPUTS if (self.root / name).exists()]
         if resume or not saved:
-            return
+            return False
         if not overwrite:
             raise FileExistsError(f"{self.root} already holds a run ({', '.join(saved)}): pass --resume to continue it, "
                                   "--overwrite to replace it, or a new --out")
-        if is_main:
-            scratch = [self.root / name for name in (*SAVED_OUTPUTS, STAGED_CHECKPOINT, PREVIOUS_CHECKPOINT)]
-            for path in scratch + [*self.root.glob("predictions_*.jsonl"), *self.root.glob("*.png")]:
-                if path.is_dir():
-                    shutil.rmtree(path)
-                elif path.exists():
-                    path.unlink()
+        return True
+
+    def clear_outputs(self) -> None:
+        """Remove a saved run's outputs: state, checkpoint, metrics, predictions and plots (``--overwrite``)."""
+        scratch = [self.root / name for name in (*SAVED_OUTPUTS, STAGED_CHECKPOINT, PREVIOUS_CHECKPOINT)]
+        for path in scratch + [*self.root.glob("predictions_*.jsonl"), *self.root.glob("*.png")]:
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+
+    def clear_staging(self) -> None:
+        """Remove what a killed run left half-written: ``.state-XXXXXXXX/`` folders and temporary files (the lock is held)."""
+        for path in [*self.root.glob(".state-*"), *self.root.glob(".*.tmp")]:
+            if path.name == ".state-previous":
+                continue
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
 
     def recorded_wall_s(self) -> float:
         """The wall time ``metrics.json`` records so far (0 without one)."""
         path = self.root / "metrics.json"
-        return float(json.loads(path.read_text()).get("wall_s") or 0.0) if path.is_file() else 0.0
+        return float(read_json(path).get("wall_s") or 0.0) if path.is_file() else 0.0
 
     def write_metrics(self, metrics: dict) -> None:
         write_atomic(self.root / "metrics.json", json.dumps(metrics, indent=2))
@@ -190,21 +218,22 @@ class RunDir:
         it replaces ``checkpoint/`` once the state is saved (a crash in between is settled by :meth:`settle_checkpoint`)."""
         if best_model is not None:
             self.stage_checkpoint(best_model, best)
-        scratch = Path(tempfile.mkdtemp(dir=self.root, prefix=".state-"))
-        try:
-            from safetensors.torch import save_model
+        with writing(self.state):
+            scratch = Path(tempfile.mkdtemp(dir=self.root, prefix=".state-"))
+            try:
+                from safetensors.torch import save_model
 
-            os.chmod(scratch, default_mode(directory=True))
-            save_model(model, str(scratch / WEIGHTS_FILE))
-            payload = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                       "epoch": epoch, "history": json.dumps(history), "best": json.dumps(best)}
-            if ema is not None:
-                payload["ema"] = ema.state_dict()
-            torch.save(payload, scratch / STATE_FILE)
-        except BaseException:  # a full disk or Ctrl-C mid-write: keep the last complete state, leave no partial one
-            shutil.rmtree(scratch, ignore_errors=True)
-            shutil.rmtree(self.root / STAGED_CHECKPOINT, ignore_errors=True)
-            raise
+                os.chmod(scratch, default_mode(directory=True))
+                save_model(model, str(scratch / WEIGHTS_FILE))
+                payload = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                           "epoch": epoch, "history": json.dumps(history), "best": json.dumps(best)}
+                if ema is not None:
+                    payload["ema"] = ema.state_dict()
+                torch.save(payload, scratch / STATE_FILE)
+            except BaseException:  # a full disk or Ctrl-C mid-write: keep the last complete state, leave no partial one
+                shutil.rmtree(scratch, ignore_errors=True)
+                shutil.rmtree(self.root / STAGED_CHECKPOINT, ignore_errors=True)
+                raise
         self._swap_in(scratch, self.state, self.root / ".state-previous")
         if best_model is not None:
             self.commit_checkpoint()
@@ -213,8 +242,13 @@ class RunDir:
         """Write ``model`` (the epoch ``best`` names, with its dev metrics) to ``.checkpoint-next/``."""
         staged = self.root / STAGED_CHECKPOINT
         shutil.rmtree(staged, ignore_errors=True)
-        save_model_files(model, staged)
-        write_atomic(staged / SELECTION_FILE, json.dumps(best, indent=2))
+        try:
+            with writing(self.checkpoint):
+                save_model_files(model, staged)
+                write_atomic(staged / SELECTION_FILE, json.dumps(best, indent=2))
+        except BaseException:
+            shutil.rmtree(staged, ignore_errors=True)
+            raise
 
     def commit_checkpoint(self) -> None:
         """Make the staged model ``checkpoint/``."""
@@ -270,6 +304,7 @@ class RunDir:
     def plot(self, metrics: dict, confusion: torch.Tensor, label_names) -> None:
         from clmlf.train.plots import plot_confusion, plot_curves
 
-        plot_curves(metrics["epochs"], self.root / "curves.png")
-        plot_confusion(confusion, label_names, self.root / "confusion_test.png",
-                       title=f"test confusion (best dev epoch {metrics['best_epoch']})")
+        with writing(self.root):
+            plot_curves(metrics["epochs"], self.root / "curves.png")
+            plot_confusion(confusion, label_names, self.root / "confusion_test.png",
+                           title=f"test confusion (best dev epoch {metrics['best_epoch']})")

@@ -34,6 +34,7 @@ from clmlf.train.metrics import evaluation_metrics
 from clmlf.train.optim import build_optimizer, build_scheduler, set_text_encoder_trainable
 from clmlf.train.pipeline import Inputs, build_inputs
 from clmlf.train.run_dir import RunDir, load_model_files
+from clmlf.train.run_lock import run_lock
 
 logger = logging.getLogger("clmlf")
 
@@ -352,11 +353,21 @@ def _fmt(values: dict[str, float]) -> str:
 def train(spec: ExperimentSpec, out: str | Path, resume: bool = False, progress: bool = True, overwrite: bool = False) -> dict:
     """Train ``spec`` into the run directory ``out``; returns the metrics (``metrics.json``). An ``out`` that holds a
     run is refused unless ``resume`` (continue it) or ``overwrite`` (replace it). Under torchrun every process calls
-    this and gets the same metrics (:mod:`clmlf.train.distributed`)."""
+    this and gets the same metrics (:mod:`clmlf.train.distributed`).
+
+    ``out`` is locked for the run (:mod:`clmlf.train.run_lock`: a second process is refused at once), and an old run
+    being overwritten stays whole until the new one has built its model and inputs (the checks of config and data)."""
     with process_group(select_device(spec.train.device), spec.train.dist_backend, spec.train.dist_timeout_min) as (parallel, device):
         run = RunDir(Path(out))
-        run.claim(resume, overwrite, parallel.is_main)
-        parallel.barrier()
-        if resume:
-            spec = run.resume_spec(spec)
-        return Trainer.from_spec(spec, run, progress, parallel, device).fit(resume=resume)
+        with run_lock(run.root, hold=parallel.is_main):  # the other ranks wait at the barrier below
+            replacing = run.claim(resume, overwrite)
+            if parallel.is_main:
+                run.clear_staging()
+            parallel.barrier()
+            if resume:
+                spec = run.resume_spec(spec)
+            trainer = Trainer.from_spec(spec, run, progress, parallel, device)
+            if replacing and parallel.is_main:  # the new run got past everything that can fail before its first epoch
+                run.clear_outputs()
+            parallel.barrier()
+            return trainer.fit(resume=resume)

@@ -117,7 +117,7 @@ def _truncated(tmp_path: Path) -> Path:
         (_truncated, "unreadable image data"),
         (_text, "not an image"),
         (lambda tmp: tmp / "missing.jpg", "no such file"),
-        (lambda tmp: tmp, "unreadable image data"),
+        (lambda tmp: tmp, "not a regular file"),
         (lambda tmp: _png_header_only(tmp / "bomb.png", 100_000, 100_000), "decompression bomb"),
     ],
     ids=["empty", "truncated", "not-an-image", "missing", "directory", "pillow-bomb"],

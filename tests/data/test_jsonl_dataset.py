@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 import yaml
 from PIL import Image
 
 import clmlf
 from clmlf.cli import main
 from clmlf.data.errors import DataError
-from clmlf.data.jsonl_dataset import jsonl_dataset
+from clmlf.data.jsonl_dataset import FIX_HINT, jsonl_dataset
 from clmlf.registry import registry
 from clmlf.spec import validate_spec
-from clmlf.train.pipeline import build_splits
+from clmlf.train.pipeline import build_inputs, build_splits
 from clmlf.train.predict import Predictor
 from clmlf.train.trainer import train
 from conftest import TINY_CONFIG
@@ -91,13 +92,12 @@ def test_every_bad_line_is_reported_at_once_with_its_line_number(tmp_path):
 
 def test_broken_json_missing_files_and_empty_splits_are_named(tmp_path):
     write_split(tmp_path, "train", [{"text": "a", "label": "x"}, '{"text": "b", "label": ', {"text": "c", "label": "y"}])
-    with pytest.raises(DataError, match=r"train.jsonl: 1 problem\n  - line 2: not JSON"):
+    with pytest.raises(DataError, match=r"train.jsonl: 1 problem\n  - line 2: not JSON.*\n.*dev.jsonl: 1 problem\n  - no such "
+                                        r"file; data.dataset.train / dev / test name JSONL files"):
         jsonl_dataset("train.jsonl", "dev.jsonl", "test.jsonl", root=tmp_path)
     write_split(tmp_path, "train", [{"text": "a", "label": "x"}, {"text": "c", "label": "y"}])
-    with pytest.raises(DataError, match=r"dev.jsonl: no such file; data.dataset.train / dev / test name JSONL files"):
-        jsonl_dataset("train.jsonl", "dev.jsonl", "test.jsonl", root=tmp_path)
     (tmp_path / "dev.jsonl").write_text("\n\n")
-    with pytest.raises(DataError, match=r"dev.jsonl: no posts"):
+    with pytest.raises(DataError, match=r"dev.jsonl: 1 problem\n  - no posts"):
         jsonl_dataset("train.jsonl", "dev.jsonl", "test.jsonl", root=tmp_path)
 
 
@@ -152,3 +152,30 @@ def test_dataset_info_reads_the_dataset_of_a_config_file(dataset_dir, tmp_path, 
     assert main(["dataset-info", str(path)]) == 0
     assert json.loads(capsys.readouterr().out) == {"train": 12, "dev": 6, "test": 6,
                                                    "classes": {"positive": 4, "neutral": 4, "negative": 4}}
+
+
+def test_every_problem_of_every_split_file_is_reported_at_once(dataset_dir):
+    with open(dataset_dir / "train.jsonl", "a") as handle:
+        handle.write('{"text": "x", "label": \n{"text": "y", "label": "positive", "colour": "red", "image": "img/train0.png"}\n')
+    (dataset_dir / "test.jsonl").unlink()
+    with pytest.raises(DataError) as error:
+        jsonl_dataset("train.jsonl", "dev.jsonl", "test.jsonl", root=dataset_dir, images=True)
+    message = str(error.value)
+    assert f"{dataset_dir / 'train.jsonl'}: 2 problems\n  - line 13: not JSON" in message
+    assert "  - line 14: unknown field 'colour'" in message
+    assert f"{dataset_dir / 'test.jsonl'}: 1 problem\n  - no such file" in message
+    assert message.endswith(FIX_HINT) and "dev.jsonl" not in message
+
+
+def test_aspects_the_formatter_ignores_get_one_warning(tmp_path, caplog):
+    from clmlf.testing.posts import write_posts
+
+    write_posts(tmp_path, sizes=(6, 3, 3), images=False, aspects=True)
+    dataset = f"data.dataset={{type: jsonl, root: '{tmp_path}', train: train.jsonl, dev: dev.jsonl, test: test.jsonl}}"
+    spec = clmlf.load_spec(TINY_CONFIG, [dataset, "model.image_encoder=null", "model.image_transformer=null",
+                                         "data.augmentation=null", "train.batch_size=4"])
+    caplog.set_level("WARNING", logger="clmlf")
+    build_inputs(spec, clmlf.build_model(spec), torch.device("cpu"), augmented_train=False, progress=False)
+    warnings = [record.getMessage() for record in caplog.records if "aspect" in record.getMessage()]
+    assert warnings == ["jsonl: 12 posts have an aspect, which data.formatter (SentenceFormatter) ignores; to read them "
+                        "set data.formatter: {type: aspect}"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
@@ -32,6 +33,52 @@ def test_load_or_compute_computes_once_and_writes_atomically(tmp_path):
     first, again = load_or_compute(path, compute), load_or_compute(path, compute)
     assert len(calls) == 1 and torch.equal(first["x"], again["x"])
     assert [p.name for p in path.parent.iterdir()] == ["entry.safetensors"], "no temporary file left behind"
+
+
+@pytest.mark.parametrize("damage", ["truncated", "empty", "garbage", "flipped_byte", "old_format"])
+def test_a_damaged_cache_entry_is_named_discarded_and_rebuilt(tmp_path, caplog, damage):
+    from safetensors.torch import save_file
+
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"x": torch.arange(64.0).view(8, 8)}
+
+    path = tmp_path / "entry.safetensors"
+    load_or_compute(path, compute)
+    data = path.read_bytes()
+    if damage == "old_format":
+        save_file(compute(), str(path))  # no key or checksum in its metadata
+    else:
+        damaged = {"truncated": data[: len(data) - 40], "empty": b"", "garbage": b"\x07not a safetensors file" * 9,
+                   "flipped_byte": data[:-1] + bytes([data[-1] ^ 0xFF])}
+        path.write_bytes(damaged[damage])
+    caplog.set_level("WARNING", logger="clmlf")
+    calls.clear()
+    assert torch.equal(load_or_compute(path, compute)["x"], torch.arange(64.0).view(8, 8))
+    assert len(calls) == 1, "rebuilt"
+    messages = [record.getMessage() for record in caplog.records]
+    assert len(messages) == 1 and messages[0].startswith(f"feature cache {path}: ")
+    assert messages[0].endswith("; discarded and rebuilt")
+    caplog.clear()
+    load_or_compute(path, compute)
+    assert len(calls) == 1 and not caplog.records, "the rebuilt entry is trusted"
+    assert [p.name for p in tmp_path.iterdir()] == ["entry.safetensors"]
+
+
+def test_a_failed_cache_write_leaves_no_temporary_file(tmp_path, monkeypatch):
+    import errno
+
+    import safetensors.torch
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(safetensors.torch, "save_file", disk_full)
+    with pytest.raises(OSError):
+        load_or_compute(tmp_path / "entry.safetensors", lambda: {"x": torch.ones(2)})
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_text_bank_reloads_the_same_states(tiny_model, tmp_path):

@@ -78,11 +78,13 @@ def test_a_new_run_does_not_replace_a_saved_one_unless_asked(tmp_path, tiny_spec
     run.write_metrics({})
     with pytest.raises(FileExistsError, match="--resume to continue it, --overwrite to replace it"):
         run.claim(resume=False, overwrite=False)
-    run.claim(resume=True, overwrite=False)
+    assert run.claim(resume=True, overwrite=False) is False
     assert (run.root / "state").is_dir()
     for name in ("predictions_test.jsonl", "curves.png", "notes.txt"):
         (run.root / name).write_text("old")
-    run.claim(resume=False, overwrite=True)
+    assert run.claim(resume=False, overwrite=True) is True
+    assert (run.root / "state").is_dir(), "claiming removes nothing: the new run must get going first"
+    run.clear_outputs()
     assert sorted(p.name for p in run.root.iterdir()) == ["config.json", "notes.txt"], "the old run's outputs are gone"
     run.claim(resume=False, overwrite=False)  # a run that never finished an epoch has nothing to lose
     RunDir(tmp_path / "fresh").claim(resume=False, overwrite=False)
