@@ -21,14 +21,14 @@ def check_runnable(spec: ExperimentSpec, source: str = "config") -> None:
     """Raise :class:`SpecError` (``source``: the config's name) listing what fails when ``spec``'s model is built
     (``pretrained=False``), tokenizes two short texts with the configured formatter and runs a forward pass on them
     with images of ``data.image_size``."""
-    from clmlf.model import CLMLF
+    from clmlf.model import CLMLF, build_part
 
     parts, problems = {}, []
     for name in COMPONENT_FIELDS:
         part_spec = getattr(spec.model, name)
         if part_spec is not None:
             own = {"pretrained": False} if "pretrained" in type(part_spec).model_fields else {}
-            attempt(problems, f"model.{name}", lambda: parts.__setitem__(name, part_spec.build(**own)))
+            attempt(problems, f"model.{name}", lambda: parts.__setitem__(name, build_part(name, part_spec, own)))
     if problems:
         raise SpecError(source, problems)
     model = CLMLF(**parts, spec=spec.model).eval()
@@ -66,6 +66,9 @@ def attempt(problems: list[str], path: str, step):
     start with the dotted path) as they are, others as ``path: <exception type>: <first line>``."""
     try:
         return step()
+    except SpecError as error:  # already lines with their dotted paths
+        problems.extend(error.problems)
+        return None
     except Exception as error:  # noqa: BLE001 - whatever fails here would fail in training: report it as a line
         message = (str(error).strip().splitlines() or [""])[0]
         problems.append(message if message.startswith(path) else f"{path}: {type(error).__name__}: {message}")

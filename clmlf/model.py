@@ -39,8 +39,11 @@ def build_part(name: str, spec: ComponentSpec, overrides: dict[str, Any]) -> nn.
         raise
     except Exception as error:
         cause = " ".join(str(error).split()) or type(error).__name__
+        if cause.startswith(f"model.{name}"):  # the component's own message names the field and the fix
+            raise SpecError("config", [cause]) from error
         raise SpecError("config", [f"model.{name}: {spec.type!r} failed to build ({cause}); fix the value it names in "
                                    f"model.{name} (`clmlf validate` prints the resolved spec)"]) from error
+
 
 class CLMLF(nn.Module):
     """Text + image -> token-level fusion -> attention pooling -> classifier (paper Fig. 2).

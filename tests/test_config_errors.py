@@ -30,7 +30,7 @@ def test_a_component_its_library_refuses_is_named(tmp_path, capsys):
     assert main(["train", str(TINY_CONFIG), "--out", str(tmp_path / "run"),
                  "--set", "model.text_encoder.config_overrides.hidden_size=abc"]) == 2
     error = capsys.readouterr().err
-    assert error.startswith("error: config: 1 problem\n  - model.text_encoder: 'minilm' failed to build (")
+    assert error.startswith(f"error: {TINY_CONFIG}: 1 problem\n  - model.text_encoder: 'minilm' failed to build (")
     assert "hidden_size" in error and "fix the value it names in model.text_encoder" in error
 
 

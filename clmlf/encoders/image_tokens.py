@@ -165,13 +165,17 @@ class ImageTokenEncoder(nn.Module):
         """Feature map (B, C, h, w) or ViT tokens (B, P + N, C) (cached or fresh) -> projected tokens (B, Li, d_model),
         mask (B, Li), pooled (B, d_model)."""
         features = check_image_features(features).to(self.project_dtype)
-        if features.dim() == 3:
-            patches = features[:, self.prefix_tokens:]
-            pooled_raw = features[:, 0] if self.class_token else patches.mean(dim=1)
-            grid = self.pool(tokens_to_grid(patches)) if isinstance(self.pool, nn.AdaptiveAvgPool2d) else patches
+        patches = features[:, self.prefix_tokens:] if features.dim() == 3 else None
+        if patches is None:
+            grid = self.pool(features)
         else:
-            pooled_raw, grid = features.mean(dim=(2, 3)), self.pool(features)
+            grid = self.pool(tokens_to_grid(patches)) if isinstance(self.pool, nn.AdaptiveAvgPool2d) else patches
         hidden = self.project(feature_map_to_tokens(grid, self.token_layout))
+        # the global vector after the tokens: the op order trained runs of earlier releases used (bit-identical runs)
+        if patches is None:
+            pooled_raw = features.mean(dim=(2, 3))
+        else:
+            pooled_raw = features[:, 0] if self.class_token else patches.mean(dim=1)
         pooled = hidden.mean(dim=1)
         if self.project_global is not None:
             pooled = self.project_global(pooled_raw)

@@ -10,7 +10,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from clmlf.contracts import cache_possible, frozen_layers, image_view_options, is_frozen, part_name, require, require_part
-from clmlf.data.errors import DataError
+from clmlf.data.errors import SKIP_HINT, problems_error
 from clmlf.data.formatters import SentenceFormatter
 from clmlf.data.images import check_images
 from clmlf.data.samples import SPLITS, DatasetSplits
@@ -48,22 +48,28 @@ def build_splits(dataset: ComponentSpec, root: str | None = None) -> DatasetSpli
 
 
 def load_splits(data: DataSpec) -> DatasetSplits:
-    """The dataset named by ``data.dataset`` (``data.root`` overrides its own root), bad images handled per policy."""
+    """The dataset named by ``data.dataset`` (``data.root`` overrides its own root), bad images handled per policy.
+    Every split is scanned before anything is raised: one :class:`DataError` lists the problems of all three
+    (empty splits, and with ``on_bad_image: error`` every unusable image, each named by its split)."""
     splits = build_splits(data.dataset, data.root)
     if not splits.has_images:
         return splits
-    checked = {}
-    for name in SPLITS:
-        if not splits.split(name):
-            raise DataError(f"{splits.name}/{name}: the split has no samples; a dataset needs train, dev and test samples")
-        result = check_images(splits.split(name), data.on_bad_image, source=f"{splits.name}/{name}")
-        if result.skipped:
-            logger.warning("%s/%s: %s", splits.name, name, result.summary())
-        if not result.kept:
-            raise DataError(f"{splits.name}/{name}: every one of its {result.skipped} images is unusable (listed above); "
-                            "fix the image folder or the data root")
-        checked[name] = result.kept
-    return replace(splits, **checked)
+    results = {name: check_images(splits.split(name), "skip") for name in SPLITS}
+    problems = [f"{name}: the split has no samples; a dataset needs train, dev and test samples"
+                for name in SPLITS if not splits.split(name)]
+    if data.on_bad_image == "error":
+        problems += [f"{name}: {error.brief()}" for name, result in results.items() for error in result.bad]
+        hint = f"Replace or delete these files, or {SKIP_HINT}."
+    else:
+        for name, result in results.items():
+            if result.skipped:
+                logger.warning("%s/%s: %s", splits.name, name, result.summary())
+        problems += [f"{name}: every one of its {result.skipped} images is unusable (listed above)"
+                     for name, result in results.items() if result.skipped and not result.kept]
+        hint = "Fix the image folder or the data root."
+    if problems:
+        raise problems_error(f"{splits.name} ({sum(len(splits.split(name)) for name in SPLITS)} samples)", problems, hint)
+    return replace(splits, **{name: result.kept for name, result in results.items()})
 
 
 def augmentation_transform(model: CLMLF, data: DataSpec):

@@ -62,8 +62,27 @@ def test_a_split_without_samples_is_named(monkeypatch, tiny_spec):
     empty_test = DatasetSplits(name="posts", label_names=("positive",), train=splits("x").train, dev=splits("x").dev, test=[],
                                has_images=True, metric="weighted")
     monkeypatch.setattr(pipeline, "build_splits", lambda dataset, root=None: empty_test)
-    with pytest.raises(DataError, match="posts/test: the split has no samples"):
+    with pytest.raises(DataError, match=r"posts \(6 samples\): 1 problem\n  - test: the split has no samples"):
         pipeline.load_splits(tiny_spec.data)
+
+
+def test_bad_images_of_every_split_come_in_one_error(monkeypatch, tiny_spec, tmp_path):
+    """Both unusable images and the empty split are listed together, each with its split (not one split at a time)."""
+    import clmlf.train.pipeline as pipeline
+    from clmlf.data.errors import DataError
+
+    (tmp_path / "note.jpg").write_text("not an image")
+    good = splits("x").train
+    bad = [Sample(id="b1", text="bad", label=0, image_path=tmp_path / "note.jpg")]
+    data = DatasetSplits(name="posts", label_names=("positive",), train=good + bad, dev=bad, test=[], has_images=True, metric="weighted")
+    monkeypatch.setattr(pipeline, "build_splits", lambda dataset, root=None: data)
+    with pytest.raises(DataError) as raised:
+        pipeline.load_splits(tiny_spec.data)
+    lines = str(raised.value).splitlines()
+    assert lines[0] == "posts (5 samples): 3 problems"
+    assert lines[1] == "  - test: the split has no samples; a dataset needs train, dev and test samples"
+    assert lines[2].startswith("  - train: ") and "b1" in lines[2] and lines[3].startswith("  - dev: ") and "b1" in lines[3]
+    assert "data.on_bad_image" in lines[-1]
 
 
 def test_longer_positions_of_roberta_style_encoders_are_counted():

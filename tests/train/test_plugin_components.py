@@ -126,8 +126,9 @@ def test_a_text_encoder_without_tokenizer_stops_training_with_one_line(tmp_path,
     config.write_text(json.dumps(spec))
     assert main(["train", str(config), "--out", str(tmp_path / "run"), "--no-progress"]) == 2
     error = capsys.readouterr().err.strip()
-    assert error.startswith("error: text_encoder 'test_no_tokenizer' (NoTokenizerEncoder from plugin_parts): lacks tokenizer")
-    assert error.endswith("docs/components.md#text_encoder") and "\n" not in error
+    assert error.startswith(f"error: {config}: 1 problem\n  - model.text_encoder: ")  # caught before training starts
+    assert "text_encoder 'test_no_tokenizer' (NoTokenizerEncoder from plugin_parts): lacks tokenizer" in error
+    assert error.endswith("docs/components.md#text_encoder") and error.count("\n") == 1
 
 
 def test_visualize_without_word_pieces_skips_the_maps_with_one_warning(plugin_run, caplog):
