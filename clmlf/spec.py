@@ -31,6 +31,15 @@ class ComponentSpec(BaseModel):
     component_kind: ClassVar[str] = ""
 
     @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        """Describe every subclass's ``type`` field here, once, instead of in each ``type: Literal[...]`` line."""
+        super().__pydantic_init_subclass__(**kwargs)
+        field = cls.model_fields.get("type")
+        if field is not None and not field.description:
+            field.description = "the registered name of the component (`clmlf components` lists them)"
+            cls.model_rebuild(force=True)
+
+    @classmethod
     def registered_kind(cls) -> str:
         """The registry kind of this spec class (found in the registry for a spec class constructed directly)."""
         if not cls.__dict__.get("component_kind"):
@@ -325,49 +334,58 @@ class DataSpec(BaseModel):
 
 class TrainSpec(BaseModel):
     """Optimisation (REFERENCE.md §4: AdamW 2e-5, weight decay 0.01; text encoder frozen for the first epochs).
-
-    ``batch_size`` is the global batch: under torchrun each of N processes trains on a 1/N slice of it.
-    ``ema_decay``: keep an exponential moving average of the weights (updated after every optimizer step, weight
-    ``1 - ema_decay`` on the newest); dev selection, the checkpoint and the test metrics then use the averaged model.
-    ``bf16`` autocasts on CUDA; ``bf16_cpu`` does the same on a CPU, which pays off only where the CPU has native
-    bf16 matrix instructions (AVX512-BF16 or AMX; about 1.8x for BERT layers on a 2-core EPYC) and is slower elsewhere.
-    ``select_metric``: the dev score that picks the checkpoint: ``accuracy``, ``f1`` (the dataset's average) or
-    ``cross_entropy`` (lowest wins; smoother than accuracy on a small dev split).
-    ``compile``: ``torch.compile`` the model's heavy parts for training (:meth:`clmlf.model.CLMLF.compile_parts`;
-    ``compile_options`` go to ``torch.compile``, e.g. ``{mode: max-autotune-no-cudagraphs}``); the first steps of each
-    new input shape pay for compilation.
-    """
+    Each field's description says what it does (``clmlf schema``)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    epochs: int = Field(10, ge=1)
-    batch_size: int = Field(32, ge=1)
-    eval_batch_size: int = Field(64, ge=1)
-    lr: float = Field(2e-5, gt=0)
-    text_encoder_lr: float | None = Field(None, ge=0)
-    image_encoder_lr: float | None = Field(None, ge=0)
-    weight_decay: float = Field(0.01, ge=0)
-    decay_norm_and_bias: bool = False
-    betas: tuple[float, float] = (0.9, 0.999)
-    eps: float = Field(1e-8, gt=0)
-    text_freeze_epochs: int = Field(0, ge=0)
-    schedule: Literal["constant", "linear", "cosine"] = "constant"
-    warmup_ratio: float = Field(0.0, ge=0, lt=1)
-    grad_accumulation: int = Field(1, ge=1)
-    group_by_length: bool = True
-    max_grad_norm: float | None = Field(None, gt=0)
-    ema_decay: float | None = Field(None, gt=0, lt=1)
-    seed: int = 42
-    deterministic: bool = False
-    select_metric: Literal["accuracy", "f1", "cross_entropy"] = "accuracy"
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    bf16: bool = True
-    bf16_cpu: bool = False
-    num_threads: int | None = Field(None, ge=1)
-    compile: bool = False
-    compile_options: dict[str, Any] = Field(default_factory=dict)
-    dist_backend: Literal["auto", "nccl", "gloo"] = "auto"  # under torchrun; auto: NCCL on CUDA, gloo on CPU
-    dist_timeout_min: float = Field(60.0, gt=0)  # under torchrun: how long a rank waits for the others (NCCL's default, 10, can be shorter than a cache build)
+    epochs: int = Field(10, ge=1, description="training epochs")
+    batch_size: int = Field(32, ge=1, description="training batch size; under torchrun the global batch, each of N "
+                            "processes trains on a 1/N slice of it")
+    eval_batch_size: int = Field(64, ge=1, description="batch size of evaluation (dev, test)")
+    lr: float = Field(2e-5, gt=0, description="AdamW learning rate of every part without a rate of its own")
+    text_encoder_lr: float | None = Field(None, ge=0, description="learning rate of the text encoder's trainable part "
+                                          "(its backbone, else the whole encoder); null: lr")
+    image_encoder_lr: float | None = Field(None, ge=0, description="learning rate of the image encoder's trainable part "
+                                           "(its backbone, else the whole encoder); null: lr")
+    weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay (biases, norm weights and other 1-d "
+                                "parameters get none unless decay_norm_and_bias)")
+    decay_norm_and_bias: bool = Field(False, description="apply weight_decay to biases, norm weights and other 1-d "
+                                      "parameters too")
+    betas: tuple[float, float] = Field((0.9, 0.999), description="AdamW (beta1, beta2)")
+    eps: float = Field(1e-8, gt=0, description="AdamW epsilon")
+    text_freeze_epochs: int = Field(0, ge=0, description="epochs the text backbone stays frozen before it is "
+                                    "fine-tuned (two-stage schedule); 0: trained from the start")
+    schedule: Literal["constant", "linear", "cosine"] = Field("constant", description="learning-rate schedule after "
+                                                              "warmup: constant, linear (to 0) or cosine (to 0)")
+    warmup_ratio: float = Field(0.0, ge=0, lt=1, description="fraction of the optimizer steps over which the learning "
+                                "rate rises linearly from 0")
+    grad_accumulation: int = Field(1, ge=1, description="batches whose gradients add up into one optimizer step")
+    group_by_length: bool = Field(True, description="batch texts of similar word counts together (less padding); "
+                                  "false: a plain shuffle")
+    max_grad_norm: float | None = Field(None, gt=0, description="clip the gradient norm to this before each optimizer "
+                                        "step; null: no clipping")
+    ema_decay: float | None = Field(None, gt=0, lt=1, description="keep an exponential moving average of the weights "
+                                    "(updated after every optimizer step, weight 1 - ema_decay on the newest); dev "
+                                    "selection, the checkpoint and the test metrics then use it; null: none")
+    seed: int = Field(42, description="random seed of the initialisation, the data order, dropout and augmentation")
+    deterministic: bool = Field(False, description="torch's deterministic algorithms (a warning where an op has none); "
+                                "slower")
+    select_metric: Literal["accuracy", "f1", "cross_entropy"] = Field(
+        "accuracy", description="the dev score that picks the checkpoint: accuracy, f1 (the dataset's average) or "
+        "cross_entropy (lowest wins; smoother than accuracy on a small dev split)")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto (CUDA when visible, else the CPU), cpu or cuda")
+    bf16: bool = Field(True, description="bf16 autocast for training and evaluation on CUDA")
+    bf16_cpu: bool = Field(False, description="bf16 autocast on a CPU: faster only with native bf16 matrix instructions "
+                           "(AVX512-BF16 or AMX), slower elsewhere")
+    num_threads: int | None = Field(None, ge=1, description="CPU threads torch uses; null: torch's default")
+    compile: bool = Field(False, description="torch.compile the model's heavy parts for training; the first steps of "
+                          "each new input shape pay for compilation")
+    compile_options: dict[str, Any] = Field(default_factory=dict, description="keyword arguments of torch.compile, e.g. "
+                                            "{mode: max-autotune-no-cudagraphs}")
+    dist_backend: Literal["auto", "nccl", "gloo"] = Field("auto", description="process-group backend under torchrun: "
+                                                          "auto (NCCL on CUDA, gloo on a CPU), nccl or gloo")
+    dist_timeout_min: float = Field(60.0, gt=0, description="under torchrun: minutes a rank waits for the others "
+                                    "(NCCL's default, 10, can be shorter than a cache build)")
 
     def bf16_on(self, device_type: str) -> bool:
         """Whether training and evaluation on a ``"cuda"`` / ``"cpu"`` device run under bf16 autocast."""
@@ -392,11 +410,13 @@ class ExperimentSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = "clmlf"
-    model: ModelSpec
-    data: DataSpec | None = None
-    train: TrainSpec = TrainSpec()
-    losses: tuple[component("loss"), ...] = Field(default_factory=lambda: list(DEFAULT_LOSSES), validate_default=True)
+    name: str = Field("clmlf", description="run name, in the metrics and the default output folder runs/<name>")
+    model: ModelSpec = Field(description="the architecture")
+    data: DataSpec | None = Field(None, description="dataset and inputs; null: a model only, not trainable")
+    train: TrainSpec = Field(TrainSpec(), description="optimisation")
+    losses: tuple[component("loss"), ...] = Field(default_factory=lambda: list(DEFAULT_LOSSES), validate_default=True,
+                                                  description="weighted loss terms summed into the training objective "
+                                                  "(docs/loss_terms.md); default: cross_entropy, lbcl and dbcl, weight 1")
 
     @model_validator(mode="before")
     @classmethod

@@ -1,4 +1,5 @@
-"""`clmlf schema` describes the fields a user writes for the model, the data and the encoders."""
+"""`clmlf schema` describes every field a user writes: the experiment, training, model and data specs and every
+built-in component spec (plugins' specs are not held to it)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,10 @@ import pytest
 
 from clmlf.cli import main
 from clmlf.registry import registry
-from clmlf.spec import DataSpec, ModelSpec
+from clmlf.spec import DataSpec, ExperimentSpec, ModelSpec, TrainSpec
 
-DESCRIBED = [ModelSpec, DataSpec, *(registry().entry(kind, name).spec for kind in ("text_encoder", "image_encoder")
-                                    for name in ("hf", "minilm", "timm", "torchvision_resnet", "efficientnet_lite0")
-                                    if name in registry().names(kind))]
+BUILT_IN = [entry.spec for kind in registry().kinds() for entry in registry().entries(kind) if entry.module.startswith("clmlf.")]
+DESCRIBED = [ExperimentSpec, TrainSpec, ModelSpec, DataSpec, *BUILT_IN]
 
 
 @pytest.mark.parametrize("spec", DESCRIBED, ids=lambda spec: spec.__name__)
@@ -21,7 +21,14 @@ def test_every_field_has_a_description(spec):
     assert not missing, f"{spec.__name__}: fields without a description: {missing}"
 
 
-def test_schema_shows_the_encoder_fields(capsys):
+def test_every_kind_has_built_in_specs_checked():
+    kinds = {registry().kind_of(spec) for spec in BUILT_IN}
+    assert kinds == set(registry().kinds())
+
+
+def test_schema_shows_the_field_descriptions(capsys):
     assert main(["schema"]) == 0
     text = json.dumps(json.loads(capsys.readouterr().out))
     assert "keyword arguments of timm.create_model" in text and "architecture known offline for pretrained: false" in text
+    assert "the dev score that picks the checkpoint" in text and "dividing the similarities" in text
+    assert "the registered name of the component" in text

@@ -15,14 +15,19 @@ from torch import Tensor
 from clmlf.spec import ComponentSpec
 
 
-class SentenceFormatterSpec(ComponentSpec):
+class FormatterOptions(ComponentSpec):
+    """Fields both formatter specs share (not registered itself)."""
+
+    max_length: int | None = Field(None, ge=4, description="longest tokenised input, special tokens included; null: "
+                                   "the text encoder's max_length")
+
+
+class SentenceFormatterSpec(FormatterOptions):
     type: Literal["sentence"] = "sentence"
-    max_length: int | None = Field(None, ge=4)
 
 
-class AspectFormatterSpec(ComponentSpec):
+class AspectFormatterSpec(FormatterOptions):
     type: Literal["aspect"] = "aspect"
-    max_length: int | None = Field(None, ge=4)
 
 
 class TextFormatter:

@@ -24,7 +24,7 @@ from clmlf.data.errors import DataError, problems_error
 from clmlf.data.files import read_text
 from clmlf.data.readers import DatasetLayout, DatasetOptions, check_disjoint
 from clmlf.data.samples import SPLITS, DatasetSplits, Sample, SplitName
-from clmlf.data.translations import TranslationCheck, attach_translations
+from clmlf.data.translations import CHECK_DESCRIPTION, MIN_OVERLAP_DESCRIPTION, TranslationCheck, attach_translations
 
 FIELDS = ("id", "text", "label", "image", "aspect", "text_translation")
 FIX_HINT = ('Each line must be a JSON object with "text" (string) and "label" (class name or index), and may have "id", '
@@ -35,14 +35,20 @@ class JsonlDatasetSpec(DatasetOptions):
     """Three JSONL files (paths relative to ``root`` when given, else to the working directory)."""
 
     type: Literal["jsonl"] = "jsonl"
-    name: str = "jsonl"
-    train: str
-    dev: str
-    test: str
-    labels: list[str] | None = Field(None, min_length=2)
-    f1_average: Literal["weighted", "macro"] = "weighted"
-    translation_check: TranslationCheck = "off"
-    translation_min_overlap: float = Field(0.1, gt=0, le=1)
+    root: str | None = Field(None, description="folder the train/dev/test paths are relative to (data.root overrides "
+                             "it); null: the working directory")
+    images: bool = Field(False, description="give each post the image its line names (every line then needs one); "
+                         "false: text only")
+    name: str = Field("jsonl", description="the dataset's name in messages and results")
+    train: str = Field(description="JSONL file of the train split")
+    dev: str = Field(description="JSONL file of the dev split (checkpoint selection)")
+    test: str = Field(description="JSONL file of the test split")
+    labels: list[str] | None = Field(None, min_length=2, description="class names in index order (a numeric label "
+                                     "indexes it); null: the train split's label names, sorted")
+    f1_average: Literal["weighted", "macro"] = Field("weighted", description="how F1 averages over the classes: "
+                                                     "weighted (by support) or macro")
+    translation_check: TranslationCheck = Field("off", description=CHECK_DESCRIPTION)
+    translation_min_overlap: float = Field(0.1, gt=0, le=1, description=MIN_OVERLAP_DESCRIPTION)
 
     @classmethod
     def example(cls) -> dict[str, Any]:

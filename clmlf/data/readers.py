@@ -29,7 +29,7 @@ from clmlf.data.clmlf_json import read_clmlf_split, read_translations
 from clmlf.data.errors import DataError, problems_error
 from clmlf.data.root import find_dataset_dir, find_image_dir
 from clmlf.data.samples import DatasetSplits, Sample, SplitName
-from clmlf.data.translations import TranslationCheck, attach_translations
+from clmlf.data.translations import CHECK_DESCRIPTION, MIN_OVERLAP_DESCRIPTION, TranslationCheck, attach_translations
 from clmlf.data.tombert_tsv import TOMBERT_LABELS, read_tombert_tsv
 from clmlf.spec import ComponentSpec
 
@@ -181,10 +181,14 @@ def _repeats(layout: DatasetLayout, keyed: dict[SplitName, list[tuple[object, st
 class DatasetOptions(ComponentSpec):
     """Fields every dataset spec shares (not registered itself)."""
 
-    root: str | None = None
-    images: bool = False
-    max_train: PositiveInt | None = None
-    max_eval: PositiveInt | None = None
+    root: str | None = Field(None, description="data root, the folder that holds the dataset folders (data.root "
+                             "overrides it); null: CLMLF_DATA_DIR, then a shared/data folder found upwards")
+    images: bool = Field(False, description="give each sample its image from <dataset>/dataset_image/ (an error where "
+                         "the dataset has none); false: text only")
+    max_train: PositiveInt | None = Field(None, description="keep at most this many train samples (a deterministic, "
+                                          "class-stratified subset); null: all")
+    max_eval: PositiveInt | None = Field(None, description="keep at most this many dev and this many test samples "
+                                         "(class-stratified); null: all")
 
     @classmethod
     def example(cls) -> dict[str, Any]:
@@ -196,9 +200,10 @@ class TranslatedDatasetOptions(DatasetOptions):
     leaves it out; ``translation_check`` (off / drop / rematch) checks each translation against its text, a match
     being a word overlap ≥ ``translation_min_overlap`` (:mod:`clmlf.data.translations`)."""
 
-    translations: bool = True
-    translation_check: TranslationCheck = "off"
-    translation_min_overlap: float = Field(0.1, gt=0, le=1)
+    translations: bool = Field(True, description="merge the back-translation file (the augmented text DBCL contrasts); "
+                               "false: none, DBCL contrasts each text with itself under another dropout mask")
+    translation_check: TranslationCheck = Field("off", description=CHECK_DESCRIPTION)
+    translation_min_overlap: float = Field(0.1, gt=0, le=1, description=MIN_OVERLAP_DESCRIPTION)
 
     @model_validator(mode="after")
     def _check_needs_translations(self) -> TranslatedDatasetOptions:
@@ -210,7 +215,7 @@ class TranslatedDatasetOptions(DatasetOptions):
 
 class MVSASingleSpec(TranslatedDatasetOptions):
     type: Literal["mvsa_single"] = "mvsa_single"
-    images: bool = True
+    images: bool = Field(True, description=DatasetOptions.model_fields["images"].description)
 
 
 class MVSAMultipleSpec(TranslatedDatasetOptions):

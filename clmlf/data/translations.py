@@ -29,6 +29,10 @@ from clmlf.data.samples import Sample, SplitName
 logger = logging.getLogger(__name__)
 
 TranslationCheck = Literal["off", "drop", "rematch"]
+CHECK_DESCRIPTION = ("check each back-translation against its text: off (keep every pair, as the reference code), drop "
+                     "(drop those that do not match) or rematch (move one to the text it matches)")
+MIN_OVERLAP_DESCRIPTION = "word overlap (Jaccard of the lower-cased word sets) at which a back-translation matches a text"
+"""Descriptions of the ``translation_check`` / ``translation_min_overlap`` fields of every dataset spec that has them."""
 RARE_WORD_MAX_TEXTS = 20  # a word in at most this many texts points rematching at candidate texts
 CANDIDATES_PER_TRANSLATION = 5  # candidate texts (most shared rare words first) scored by their full overlap
 WARN_UNMATCHED_FRACTION = 0.5

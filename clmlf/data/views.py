@@ -96,9 +96,12 @@ class ViewOptions(ComponentSpec):
     """Fields both view specs share (not registered itself); ``None`` = from the image encoder's config, and for
     ``image_size`` from ``data.image_size`` (224 for a view built alone). A size given must equal ``data.image_size``."""
 
-    image_size: PositiveInt | None = None
-    crop_pct: float | None = Field(None, gt=0.0, le=1.0)
-    interpolation: Interpolation | None = None
+    image_size: PositiveInt | None = Field(None, description="side of the view in pixels; null: data.image_size (224 "
+                                           "for a view built alone)")
+    crop_pct: float | None = Field(None, gt=0.0, le=1.0, description="resize to image_size / crop_pct, then centre-crop "
+                                   "image_size; null: the image encoder's pretrained value, else 0.875")
+    interpolation: Interpolation | None = Field(None, description="resize interpolation: bilinear, bicubic or nearest; "
+                                                "null: the image encoder's pretrained value, else bilinear")
 
     @classmethod
     def example(cls) -> dict[str, Any]:
@@ -127,6 +130,7 @@ class NoAugmentationSpec(ViewOptions):
 
 class RandAugmentSpec(ViewOptions):
     type: Literal["randaugment"] = "randaugment"
-    num_ops: int = Field(2, ge=0)
-    magnitude: int = Field(14, ge=0, le=MAGNITUDE_BINS - 1)
-    hflip: bool = True
+    num_ops: int = Field(2, ge=0, description="RandAugment operations applied to each image")
+    magnitude: int = Field(14, ge=0, le=MAGNITUDE_BINS - 1, description="RandAugment strength on the 0..30 scale "
+                           "(reference: 14)")
+    hflip: bool = Field(True, description="random horizontal flip after the crop")

@@ -16,8 +16,9 @@ from clmlf.spec import MAX_LAYERS
 
 class FusionEncoderSpec(TransformerSpecFields):
     type: Literal["transformer"] = "transformer"
-    num_layers: int = Field(3, ge=0, le=MAX_LAYERS)
-    modality_embedding: bool = False
+    num_layers: int = Field(3, ge=0, le=MAX_LAYERS, description="number of Transformer layers over [text; image]")
+    modality_embedding: bool = Field(False, description="add a learned text/image type vector to the tokens (the "
+                                     "reference code has none)")
 
 
 class FusionEncoder(nn.Module):

@@ -15,8 +15,9 @@ from clmlf.outputs import TransformerOutput
 
 class ImageTransformerSpec(TransformerSpecFields):
     type: Literal["transformer"] = "transformer"
-    position_embedding: bool = False
-    max_tokens: int = Field(256, ge=1)
+    position_embedding: bool = Field(False, description="add a learned position embedding to the image tokens (the "
+                                     "reference code has none)")
+    max_tokens: int = Field(256, ge=1, description="most image tokens the position embedding covers (with position_embedding)")
 
 
 class ImageTransformerEncoder(nn.Module):

@@ -19,8 +19,9 @@ Modality = Literal["text", "image"]
 
 class LateFusionSpec(ComponentSpec):
     type: Literal["late"] = "late"
-    d_model: int | None = None
-    modalities: tuple[Modality, ...] = Field(("text", "image"), min_length=1)
+    d_model: int | None = Field(None, description="token width; null: model.d_model")
+    modalities: tuple[Modality, ...] = Field(("text", "image"), min_length=1, description="whose mean-pooled tokens are "
+                                             "concatenated and projected: text and/or image, once each; [image]: image only")
 
 
 class LateFusion(nn.Module):

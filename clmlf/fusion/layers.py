@@ -119,16 +119,20 @@ class TransformerSpecFields(ComponentSpec):
     ``attention_dropout`` (None: ``dropout``) and ``dropout_layout`` (``torch`` or ``bert``, the reference code's)
     are :class:`TransformerLayer`'s."""
 
-    d_model: int | None = None
-    num_layers: int = Field(2, ge=0, le=MAX_LAYERS)
-    num_heads: int = Field(12, ge=1)
-    ffn_dim: int = Field(3072, ge=1, le=MAX_WIDTH)
-    dropout: float = Field(0.1, ge=0.0, lt=1.0)
-    activation: Activation = "gelu"
-    norm_first: bool = False
-    layer_norm_eps: float = Field(1e-12, gt=0.0)
-    dropout_layout: DropoutLayout = "torch"
-    attention_dropout: float | None = Field(None, ge=0.0, lt=1.0)
+    d_model: int | None = Field(None, description="token width; null: model.d_model")
+    num_layers: int = Field(2, ge=0, le=MAX_LAYERS, description="number of Transformer layers")
+    num_heads: int = Field(12, ge=1, description="attention heads per layer; must divide d_model")
+    ffn_dim: int = Field(3072, ge=1, le=MAX_WIDTH, description="hidden width of each layer's feed-forward block")
+    dropout: float = Field(0.1, ge=0.0, lt=1.0, description="dropout probability on the attention and feed-forward "
+                           "outputs before each residual sum (and where dropout_layout says)")
+    activation: Activation = Field("gelu", description="feed-forward activation: gelu, relu or gelu_tanh (tanh-approximated GELU)")
+    norm_first: bool = Field(False, description="pre-norm: LayerNorm before each block, plus a final LayerNorm; false: "
+                             "post-norm (BERT, the reference code)")
+    layer_norm_eps: float = Field(1e-12, gt=0.0, description="epsilon of every LayerNorm (1e-12: BERT's)")
+    dropout_layout: DropoutLayout = Field("torch", description="torch (nn.TransformerEncoderLayer: also drops inside the "
+                                          "feed-forward block) or bert (BertLayer, the reference code's: same masks for the same seed)")
+    attention_dropout: float | None = Field(None, ge=0.0, lt=1.0, description="dropout probability on the attention "
+                                            "weights; null: dropout")
 
     @classmethod
     def example(cls) -> dict[str, Any]:

@@ -13,10 +13,10 @@ from clmlf.spec import ComponentSpec
 
 class MLPClassifierSpec(ComponentSpec):
     type: Literal["mlp"] = "mlp"
-    d_model: int | None = None
-    num_classes: int | None = Field(None, ge=2)
-    hidden_dim: int | None = Field(None, ge=1)
-    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    d_model: int | None = Field(None, description="width of the pooled vector; null: model.d_model")
+    num_classes: int | None = Field(None, ge=2, description="number of logits; null: model.num_classes")
+    hidden_dim: int | None = Field(None, ge=1, description="width of the hidden layer; null: d_model // 2")
+    dropout: float = Field(0.1, ge=0.0, lt=1.0, description="dropout probability on the pooled vector before the first Linear")
 
 
 class MLPClassifier(nn.Module):

@@ -9,13 +9,16 @@ from torch import Tensor, nn
 
 from clmlf.checks import check_sequence
 from clmlf.outputs import PoolerOutput
+from pydantic import Field
+
 from clmlf.spec import ComponentSpec
 
 
 class AttentionPoolingSpec(ComponentSpec):
     type: Literal["attention"] = "attention"
-    d_model: int | None = None
-    output_projection: bool = True
+    d_model: int | None = Field(None, description="token width; null: model.d_model")
+    output_projection: bool = Field(True, description="R = GELU(W_R R~ + b_R) after the weighted sum (paper Eq. 9); "
+                                    "false: skip it, as the reference code does")
 
 
 class AttentionPooling(nn.Module):

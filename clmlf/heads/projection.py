@@ -13,9 +13,9 @@ from clmlf.spec import ComponentSpec
 
 class MLPProjectionSpec(ComponentSpec):
     type: Literal["mlp"] = "mlp"
-    d_model: int | None = None
-    hidden_dim: int | None = Field(None, ge=1)
-    out_dim: int | None = Field(None, ge=1)
+    d_model: int | None = Field(None, description="width of the pooled vector; null: model.d_model")
+    hidden_dim: int | None = Field(None, ge=1, description="width of the hidden layer; null: d_model")
+    out_dim: int | None = Field(None, ge=1, description="width of z (the contrastive losses' input); null: d_model")
 
 
 class MLPProjection(nn.Module):

@@ -26,28 +26,33 @@ class CrossEntropySpec(LossTermSpec):
     """L_sc. ``cross_rank`` (under torchrun): the mean over every rank's rows."""
 
     type: Literal["cross_entropy"] = "cross_entropy"
-    label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
-    cross_rank: bool = True
+    label_smoothing: float = Field(0.0, ge=0.0, lt=1.0, description="label smoothing of the targets; 0: none")
+    cross_rank: bool = Field(True, description="under torchrun: the mean over every rank's rows; false: over the "
+                             "rank's own rows")
 
 
 class ContrastiveSpec(LossTermSpec):
     """Fields of LBCL and DBCL. ``cross_rank`` (under torchrun): negatives from the whole global batch, every rank's
     rows, as one process would; false keeps each rank's negatives local (a per-rank loss, DDP-averaged)."""
 
-    temperature: float = Field(0.07, gt=0)
-    impl: Impl = "auto"
-    cross_rank: bool = True
+    temperature: float = Field(0.07, gt=0, description="temperature τ dividing the similarities")
+    impl: Impl = Field("auto", description="implementation, same numbers: auto (triton on CUDA when installed, else "
+                       "chunked), reference, chunked, triton or pml (clmlf.losses.api)")
+    cross_rank: bool = Field(True, description="under torchrun: negatives from every rank's rows, as one process "
+                             "would; false: each rank's own rows")
 
 
 class LBCLSpec(ContrastiveSpec):
     type: Literal["lbcl"] = "lbcl"
-    variant: LBCLVariant = "supcon"
+    variant: LBCLVariant = Field("supcon", description="supcon (SupCon on normalised z) or clmlf (the reference code: "
+                                 "raw dot products, τ after the softmax)")
     uses = frozenset({"z"})
 
 
 class DBCLSpec(ContrastiveSpec):
     type: Literal["dbcl"] = "dbcl"
-    variant: DBCLVariant = "ntxent"
+    variant: DBCLVariant = Field("ntxent", description="ntxent (SimCLR NT-Xent, both directions) or clmlf (the "
+                                 "reference code: raw dot products, one direction)")
     uses = frozenset({"z", "z_aug"})
 
 

@@ -56,7 +56,7 @@ class LossTermSpec(ComponentSpec):
     A ``cross_rank`` field means "under torchrun": :meth:`build` passes it on only when ``distributed``."""
 
     type: str
-    weight: float = Field(1.0, ge=0)
+    weight: float = Field(1.0, ge=0, description="the term's weight in the total loss; 0 turns it off")
     uses: ClassVar[frozenset[str]] = frozenset()
 
     def kwargs(self) -> dict[str, Any]:
