@@ -141,7 +141,7 @@ def predict(args: argparse.Namespace) -> int:
 def dataset_info_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", help="mvsa_single, mvsa_multiple, hfm, twitter2015, twitter2017 (or a plugin dataset), "
                                      "or a config file (YAML/JSON) whose data.dataset to read (a jsonl dataset, say)")
-    parser.add_argument("--root", default=None, help="data root (default: CLMLF_DATA_DIR, then ../shared/data)")
+    parser.add_argument("--root", default=None, help="data root (default: CLMLF_DATA_DIR, then a shared/data folder found upwards from here)")
 
 
 @command("dataset-info", "print split sizes and train class counts as JSON", dataset_info_arguments)
