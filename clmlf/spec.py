@@ -333,7 +333,7 @@ class DataSpec(BaseModel):
 
 
 class TrainSpec(BaseModel):
-    """Optimisation (REFERENCE.md §4: AdamW 2e-5, weight decay 0.01; text encoder frozen for the first epochs).
+    """Optimisation (docs/method.md §4: AdamW 2e-5, weight decay 0.01; text encoder frozen for the first epochs).
     Each field's description says what it does (``clmlf schema``)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

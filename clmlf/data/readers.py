@@ -6,9 +6,9 @@
 - ``twitter2015`` / ``twitter2017``: ``<name>/{train,dev,test}.tsv``; 0 negative, 1 neutral, 2 positive; macro F1.
 
 Every dataset keeps its source's label numbering (so predictions compare with the reference code's); the
-names in ``DatasetSplits.label_names`` say what each number means. HFM's "positive" class in REFERENCE §5
+names in ``DatasetSplits.label_names`` say what each number means. HFM's "positive" class in docs/method.md §5
 (8642 train samples) is ``sarcastic``. Back-translations (``text_aug``) exist for the CLMLF JSON datasets; the
-HFM file pairs most ids with another tweet's translation (REFERENCE §3): it is used as is, with a warning, unless
+HFM file pairs most ids with another tweet's translation (docs/method.md §3): it is used as is, with a warning, unless
 ``translation_check`` drops or rematches the pairs (:mod:`clmlf.data.translations`). Images: ``<dataset>/dataset_image/``
 (only MVSA-Single ships them); asking for images a dataset lacks is an error, not a silent text-only run.
 ``max_train`` / ``max_eval`` keep a deterministic class-stratified subset (tiny tests, smoke runs).

@@ -35,7 +35,7 @@ class DatasetSplits:
     """A dataset's three splits plus what a trainer needs to know about it.
 
     ``metric`` is the ``average=`` of the dataset's reported F1: ``"weighted"`` for MVSA, ``"macro"`` for HFM
-    and the aspect datasets (REFERENCE §4). ``has_images`` says every sample carries an ``image_path``.
+    and the aspect datasets (docs/method.md §4). ``has_images`` says every sample carries an ``image_path``.
     """
 
     name: str
@@ -59,7 +59,7 @@ class DatasetSplits:
     def info(self) -> dict[str, object]:
         """``{"train": n, "dev": n, "test": n, "classes": {label_name: count}}``.
 
-        ``classes`` counts the **train** split (the class counts REFERENCE §5 / the paper's tables give),
+        ``classes`` counts the **train** split (the class counts docs/method.md §5 / the paper's tables give),
         in label-id order, zero counts included.
         """
         counts = Counter(sample.label for sample in self.train)

@@ -1,4 +1,4 @@
-"""Attaching back-translations to samples, checked against their texts (REFERENCE §3).
+"""Attaching back-translations to samples, checked against their texts (docs/method.md §3).
 
 A back-translation *matches* a text when their lower-cased word sets overlap enough: Jaccard ≥ ``min_overlap``
 (0.1 by default; an aligned MVSA pair overlaps 0.4 at the median, HFM's file pairs 97% of train ids with a

@@ -2,7 +2,7 @@
 
 ``eval``/``none``: Resize(round(S / crop_pct)) -> CenterCrop(S) -> uint8 tensor
 (S = 224, crop_pct = 0.875 gives the reference Resize(256) -> CenterCrop(224)).
-``randaugment`` (training, REFERENCE §3): torchvision RandAugment(num_ops, magnitude, 31 bins) on the full
+``randaugment`` (training, docs/method.md §3): torchvision RandAugment(num_ops, magnitude, 31 bins) on the full
 image, then the same resize/crop and RandomHorizontalFlip. torchvision's RandAugment draws from 14 ops; the
 reference implementation also had Cutout and Invert (16 ops), so the two differ slightly.
 :class:`TwoViews` makes the pair of independently augmented views DBCL contrasts.

@@ -1,4 +1,4 @@
-"""Losses of CLMLF (REFERENCE.md §2): LBCL and DBCL, each in the paper's ``clmlf`` form and the standard form
+"""Losses of CLMLF (docs/method.md §2): LBCL and DBCL, each in the paper's ``clmlf`` form and the standard form
 (``supcon`` / ``ntxent``), with reference, fused (chunked / Triton) and PML implementations; the loss-term contract
 (:mod:`clmlf.losses.terms`, docs/loss_terms.md) and the weighted objective built from terms (:class:`Criterion`)."""
 

@@ -58,7 +58,7 @@ def lbcl(
     impl: Impl = "auto",
     cross_rank: CrossRank = False,
 ) -> Tensor:
-    """Label-based contrastive loss (REFERENCE.md §2, LBCL) of embeddings z (N, d) with class labels (N,) -> 0-d.
+    """Label-based contrastive loss (docs/method.md §2, LBCL) of embeddings z (N, d) with class labels (N,) -> 0-d.
 
     ``variant``: ``"supcon"`` (SupCon L_out on normalised z, = PML ``SupConLoss``) or ``"clmlf"`` (the CLMLF
     reference code: raw dot products, τ after the softmax). ``temperature``: float or learnable 0-d tensor.
@@ -80,7 +80,7 @@ def dbcl(
     impl: Impl = "auto",
     cross_rank: CrossRank = False,
 ) -> Tensor:
-    """Data-based contrastive loss (REFERENCE.md §2, DBCL) of two views z, z_aug (N, d) of the same samples -> 0-d.
+    """Data-based contrastive loss (docs/method.md §2, DBCL) of two views z, z_aug (N, d) of the same samples -> 0-d.
 
     ``variant``: ``"ntxent"`` (SimCLR NT-Xent, both directions, = PML ``SelfSupervisedLoss(NTXentLoss)``) or
     ``"clmlf"`` (the CLMLF reference code: CrossEntropy(z z_augᵀ/τ, arange(N)), one direction, raw).

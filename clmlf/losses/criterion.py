@@ -1,6 +1,6 @@
 """The training objective: a weighted sum of named loss terms (the ``losses`` list of a config).
 
-L = Σ_k weight_k · term_k(step); L_sc + LBCL + DBCL at weight 1 is the paper's (Sec. 2.6; REFERENCE.md §2).
+L = Σ_k weight_k · term_k(step); L_sc + LBCL + DBCL at weight 1 is the paper's (Sec. 2.6; docs/method.md §2).
 """
 
 from __future__ import annotations

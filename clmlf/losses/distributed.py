@@ -1,4 +1,4 @@
-"""Cross-rank negatives: every rank scores its rows against the global batch (REFERENCE.md §2).
+"""Cross-rank negatives: every rank scores its rows against the global batch (docs/method.md §2).
 
 Each rank passes only its own rows. The losses all-gather the embeddings (values, no gradient), the labels and,
 in the fused implementations, the per-row log-sum-exp, so that

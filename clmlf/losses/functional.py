@@ -1,6 +1,6 @@
 """The ``reference`` implementation: direct N×N math, the executable definition of every variant.
 
-Each function follows REFERENCE.md §2 literally and is what the fused implementations are tested against.
+Each function follows docs/method.md §2 literally and is what the fused implementations are tested against.
 Half-precision inputs are computed in float32. ``temperature`` is a float, a 0-d tensor (possibly learnable),
 or one value per anchor row ((N,), used by the cross-rank path to give each rank its own rows' share of the
 temperature gradient; see :mod:`clmlf.losses.distributed`).
@@ -43,7 +43,7 @@ def supcon(z: Tensor, labels: Tensor, temperature: Temperature = 0.07) -> Tensor
 
 
 def lbcl_clmlf(z: Tensor, labels: Tensor, temperature: Temperature = 0.07) -> Tensor:
-    """LBCL ``clmlf``, what the CLMLF reference code computes (REFERENCE.md §2).
+    """LBCL ``clmlf``, what the CLMLF reference code computes (docs/method.md §2).
 
     z: (N, d) raw embeddings (no normalisation), labels: (N,). S = z zᵀ; τ divides the log-probabilities after
     the softmax; the self pair is a positive and in the denominator; mean over all Σ_c n_c² positive pairs:

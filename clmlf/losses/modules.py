@@ -3,7 +3,7 @@
 Each module is called on tensors (``LBCLLoss()(z, labels)``, ``DBCLLoss()(z, z_aug)``,
 ``CrossEntropyLoss()(logits, labels)``) or, as a term of a :class:`~clmlf.losses.criterion.Criterion`, on a
 :class:`~clmlf.losses.terms.TrainingStep`. :class:`CLMLFLoss` is the paper's objective
-L = L_sc + λ_lbcl·L_lbcl + λ_dbcl·L_dbcl (Sec. 2.6; REFERENCE.md §2, λ = 1) on tensors.
+L = L_sc + λ_lbcl·L_lbcl + λ_dbcl·L_dbcl (Sec. 2.6; docs/method.md §2, λ = 1) on tensors.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``impl="pml"``: delegate to pytorch-metric-learning (REFERENCE.md §2 names the numbers it returns).
+"""``impl="pml"``: delegate to pytorch-metric-learning (docs/method.md §2 names the numbers it returns).
 
 Only the standard variants exist there: ``supcon`` -> ``SupConLoss(temperature=τ)`` and ``ntxent`` ->
 ``SelfSupervisedLoss(NTXentLoss(temperature=τ), symmetric=True)``. Note PML returns 0 for a batch without

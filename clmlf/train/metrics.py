@@ -24,7 +24,7 @@ def f1_per_class(confusion: Tensor) -> Tensor:
 def classification_metrics(
     labels: Tensor, predictions: Tensor, num_classes: int, f1_average: Literal["weighted", "macro"]
 ) -> dict[str, float]:
-    """``accuracy``, ``weighted_f1``, ``macro_f1`` and ``f1`` (the dataset's default average, REFERENCE.md §4)."""
+    """``accuracy``, ``weighted_f1``, ``macro_f1`` and ``f1`` (the dataset's default average, docs/method.md §4)."""
     confusion = confusion_matrix(labels, predictions, num_classes)
     per_class = f1_per_class(confusion)
     support = confusion.sum(1).double()

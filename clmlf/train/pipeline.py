@@ -123,7 +123,7 @@ def build_inputs(
     banks = feature_banks(spec, model, dataset, eval_view, train_view, device, augmented_train, splits, progress) if cache_images else {}
     def loader(name: str, text_features=None) -> DataLoader:
         training = name == "train"
-        items = PostDataset(  # both training views are augmented (REFERENCE.md §3); cached banks hold the eval view
+        items = PostDataset(  # both training views are augmented (docs/method.md §3); cached banks hold the eval view
             dataset.split(name), train_view if training else eval_view, train_view if training else None, banks.get(name),
             augmented=training and augmented_train, use_images=uses_images, text_features=text_features,
         )

@@ -1,4 +1,4 @@
-"""The five real datasets match REFERENCE §5 (split sizes, train class counts). Skipped without the shared data."""
+"""The five real datasets match docs/method.md §5 (split sizes, train class counts). Skipped without the shared data."""
 
 from __future__ import annotations
 

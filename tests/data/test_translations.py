@@ -1,4 +1,4 @@
-"""Back-translation checks: overlap, drop, rematch (the HFM misalignment of REFERENCE §3) and the reader options."""
+"""Back-translation checks: overlap, drop, rematch (the HFM misalignment of docs/method.md §3) and the reader options."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Every fused implementation equals ``reference`` in value and gradient (float64, ≤1e-6 relative), plus the
-edge cases of REFERENCE.md §2 for every implementation. Triton runs in test_loss_triton.py."""
+edge cases of docs/method.md §2 for every implementation. Triton runs in test_loss_triton.py."""
 
 from __future__ import annotations
 

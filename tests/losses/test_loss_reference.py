@@ -1,5 +1,5 @@
 """The reference implementation against pytorch-metric-learning and against literal per-pair transcriptions
-of REFERENCE.md §2 (slow python loops, tiny N)."""
+of docs/method.md §2 (slow python loops, tiny N)."""
 
 from __future__ import annotations
 
@@ -94,7 +94,7 @@ def test_lbcl_clmlf_matches_literal_loop(layout, scale):
 
 
 def test_lbcl_clmlf_closed_form():
-    """L = (Σ_i n_{y_i}·LSE_i(S) − Σ_c ‖C_c‖²)/(τ·Σ_c n_c²) (REFERENCE.md §2)."""
+    """L = (Σ_i n_{y_i}·LSE_i(S) − Σ_c ‖C_c‖²)/(τ·Σ_c n_c²) (docs/method.md §2)."""
     z, labels = inputs("lbcl/clmlf", 11, 4, seed=3)
     counts = torch.bincount(labels)
     sums = torch.zeros(len(counts), 4, dtype=z.dtype).index_add(0, labels, z)

@@ -2,7 +2,7 @@
 
 Logits s_ij = β·q_i·k_j; LSE_i = log Σ_j exp(s_ij) over the admissible columns (with ``self_offset``, column
 ``self_offset + i`` of row i, the anchor itself, is excluded). Given ω = ∂L/∂LSE, the backward primitive is the
-closed form of REFERENCE.md §2 (∂L/∂z = κ·H·z + ..., H_ij = ω_i p_ij + ω_j p_ji):
+closed form of docs/method.md §2 (∂L/∂z = κ·H·z + ..., H_ij = ω_i p_ij + ω_j p_ji):
 
     dq_i = β·Σ_j E_ij k_j,   E_ij = ω_i·exp(s_ij − LSE_i)  [row part]  +  ω'_j·exp(s_ij − LSE'_j)  [column part]
     ∂L/∂β = Σ_i ω_i Σ_j p_ij (q_i·k_j)  (row part only: the share of these anchor rows)

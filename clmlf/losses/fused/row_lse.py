@@ -1,6 +1,6 @@
 """The one custom autograd op of the fused losses: the global row log-sum-exp of a logit matrix.
 
-Every variant of REFERENCE.md §2 is  L = Σ_i w_i·LSE_i − (terms linear in the logits of positive pairs); the
+Every variant of docs/method.md §2 is  L = Σ_i w_i·LSE_i − (terms linear in the logits of positive pairs); the
 positive terms need no N×N work (Σ_{p∈P(i)} z_i·z_p = z_i·C_{y_i}) and stay in ordinary autograd, where they cost
 O(N·d). Only LSE_i = log Σ_j exp(β·q_i·k_j) is quadratic: :class:`GlobalRowLSE` computes it tile by tile and
 recomputes the tiles in its backward pass from the saved LSE vector (flash-attention style), using the tile

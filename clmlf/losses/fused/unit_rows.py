@@ -1,4 +1,4 @@
-"""Single-process ``supcon`` and ``ntxent`` as one autograd op that keeps no (N, d) float32 copies (REFERENCE.md §2).
+"""Single-process ``supcon`` and ``ntxent`` as one autograd op that keeps no (N, d) float32 copies (docs/method.md §2).
 
 NT-Xent over the views [ẑ; ẑ'] is SupCon whose only positive is each view's partner, so both are
 

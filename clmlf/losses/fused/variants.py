@@ -1,4 +1,4 @@
-"""The four loss variants on top of :func:`global_row_lse` (REFERENCE.md §2, closed forms).
+"""The four loss variants on top of :func:`global_row_lse` (docs/method.md §2, closed forms).
 
 Each is  L = Σ_i w_i·LSE_i − Σ_i v_i·(positive logits of row i), with the positive terms from class sums
 (Σ_{p∈P(i)} z_i·z_p = z_i·C_{y_i}) in plain autograd. Inputs are this rank's rows; ``rows`` says how they sit in
