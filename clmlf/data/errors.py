@@ -6,6 +6,7 @@ from pathlib import Path
 
 MAX_LISTED = 10
 SKIP_HINT = "set data.on_bad_image: skip (--set data.on_bad_image=skip) to drop such samples"
+BAD_IMAGES_HINT = f"Replace or delete these files, or {SKIP_HINT}."
 
 
 class DataError(ValueError):

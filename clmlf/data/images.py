@@ -18,7 +18,7 @@ from typing import Literal
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from clmlf.data.errors import MAX_LISTED, SKIP_HINT, BadImageError, problems_error
+from clmlf.data.errors import BAD_IMAGES_HINT, MAX_LISTED, BadImageError, problems_error
 from clmlf.data.samples import Sample
 
 MAX_PIXELS = 50_000_000
@@ -114,6 +114,6 @@ def check_images(samples: Sequence[Sample], on_bad_image: OnBadImage = "error", 
         raise problems_error(
             f"image check of {len(samples)} samples{f' ({source})' if source else ''}",
             [error.brief() for error in bad],
-            f"Replace or delete these files, or {SKIP_HINT}.",
+            BAD_IMAGES_HINT,
         )
     return ImageCheck(kept, bad)

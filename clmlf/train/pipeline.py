@@ -10,7 +10,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from clmlf.contracts import cache_possible, frozen_layers, image_view_options, is_frozen, part_name, require, require_part
-from clmlf.data.errors import SKIP_HINT, problems_error
+from clmlf.data.errors import BAD_IMAGES_HINT, problems_error
 from clmlf.data.formatters import SentenceFormatter
 from clmlf.data.images import check_images
 from clmlf.data.samples import SPLITS, DatasetSplits
@@ -59,7 +59,7 @@ def load_splits(data: DataSpec) -> DatasetSplits:
                 for name in SPLITS if not splits.split(name)]
     if data.on_bad_image == "error":
         problems += [f"{name}: {error.brief()}" for name, result in results.items() for error in result.bad]
-        hint = f"Replace or delete these files, or {SKIP_HINT}."
+        hint = BAD_IMAGES_HINT
     else:
         for name, result in results.items():
             if result.skipped:
