@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from clmlf.errors import ContractError, PluginError
 from clmlf.experiments.shards import parse_shard
@@ -91,13 +92,16 @@ def train(args: argparse.Namespace) -> int:
     from clmlf.compat import check_runnable
     from clmlf.spec import load_spec
     from clmlf.train.distributed import is_main_process
+    from clmlf.train.run_lock import ensure_free
     from clmlf.train.trainer import train as run_training
 
     if args.resume and args.overwrite:
         raise ValueError("--resume continues the run in --out and --overwrite replaces it: pass one of them")
     spec = load_spec(args.config, args.overrides)
-    check_runnable(spec, args.config)
     out = args.out or f"runs/{spec.name}"
+    if is_main_process():
+        ensure_free(Path(out))  # a run in use is refused before the model is built
+    check_runnable(spec, args.config)
     metrics = run_training(spec, out, resume=args.resume, progress=not args.no_progress, overwrite=args.overwrite)
     if not is_main_process():  # torchrun: rank 0 reports
         return 0
@@ -146,8 +150,6 @@ def dataset_info_arguments(parser: argparse.ArgumentParser) -> None:
 
 @command("dataset-info", "print split sizes and train class counts as JSON", dataset_info_arguments)
 def dataset_info(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from clmlf.registry import registry
     from clmlf.spec import load_spec, validate_spec
     from clmlf.train.pipeline import build_splits
@@ -188,7 +190,6 @@ def ablate_arguments(parser: argparse.ArgumentParser) -> None:
 def ablate(args: argparse.Namespace) -> int:
     """Each run directory is locked while it trains; without --shard the experiment folder too (one summary writer)."""
     from functools import partial
-    from pathlib import Path
 
     from clmlf.compat import check_runnable
     from clmlf.spec import load_spec

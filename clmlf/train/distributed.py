@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, fields, replace
 from datetime import timedelta
@@ -123,6 +123,24 @@ class Distributed:
     def barrier(self) -> None:
         if self.enabled:
             dist.barrier()
+
+    def agree(self, action: Callable[[], T]) -> T:
+        """``action()`` on this rank, then one collective: when it raised on any rank, every rank raises (its own
+        error, or one naming the failed rank and its message) instead of the others waiting at the next barrier
+        (e.g. rank 0 refused the run directory's lock)."""
+        try:
+            result, failure = action(), None
+        except Exception as error:  # noqa: BLE001 - re-raised below, on every rank
+            result, failure = None, error
+        if self.enabled:
+            messages: list[str | None] = [None] * self.world
+            dist.all_gather_object(messages, None if failure is None else f"{type(failure).__name__}: {failure}")
+            failed = [rank for rank, message in enumerate(messages) if message]
+            if failure is None and failed:
+                raise RuntimeError(f"rank {failed[0]} stopped the job: {messages[failed[0]]}")
+        if failure is not None:
+            raise failure
+        return result
 
     @contextmanager
     def local_main_first(self) -> Iterator[None]:

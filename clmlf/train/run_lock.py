@@ -97,12 +97,9 @@ def _open_locked(path: Path) -> int:
 
 
 @contextmanager
-def run_lock(root: Path, hold: bool = True) -> Iterator[None]:
-    """Hold ``root/run.lock`` for the block (``hold=False``: a torchrun rank other than 0, which holds nothing).
+def run_lock(root: Path) -> Iterator[None]:
+    """Hold ``root/run.lock`` for the block (under torchrun, rank 0 alone holds it).
     Raises :class:`RunInUseError` at once when another process holds it; the file is removed on exit."""
-    if not hold:
-        yield
-        return
     path = root / LOCK_FILE
     handle = _open_locked(path)
     try:
@@ -120,3 +117,11 @@ def run_lock(root: Path, hold: bool = True) -> Iterator[None]:
         except FileNotFoundError:
             pass
         os.close(handle)
+
+
+def ensure_free(root: Path) -> None:
+    """Raise :class:`RunInUseError` now if another process holds ``root``'s lock (a command checks this before its
+    slow checks; the run itself then takes the lock with :func:`run_lock`)."""
+    if (root / LOCK_FILE).exists():
+        with run_lock(root):
+            pass

@@ -12,6 +12,7 @@ import math
 import os
 import random
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -350,6 +351,17 @@ def _fmt(values: dict[str, float]) -> str:
     return " ".join(f"{name}={value:.4f}" for name, value in values.items())
 
 
+def claim_run(run: RunDir, lock: ExitStack, main: bool, resume: bool, overwrite: bool) -> bool:
+    """Rank 0 (or a single process) takes ``run``'s lock into ``lock`` and clears a killed run's staging files;
+    every rank checks that ``run`` may be started (:meth:`RunDir.claim`, whose answer it returns)."""
+    if main:
+        lock.enter_context(run_lock(run.root))
+    replacing = run.claim(resume, overwrite)
+    if main:
+        run.clear_staging()
+    return replacing
+
+
 def train(spec: ExperimentSpec, out: str | Path, resume: bool = False, progress: bool = True, overwrite: bool = False) -> dict:
     """Train ``spec`` into the run directory ``out``; returns the metrics (``metrics.json``). An ``out`` that holds a
     run is refused unless ``resume`` (continue it) or ``overwrite`` (replace it). Under torchrun every process calls
@@ -359,11 +371,8 @@ def train(spec: ExperimentSpec, out: str | Path, resume: bool = False, progress:
     being overwritten stays whole until the new one has built its model and inputs (the checks of config and data)."""
     with process_group(select_device(spec.train.device), spec.train.dist_backend, spec.train.dist_timeout_min) as (parallel, device):
         run = RunDir(Path(out))
-        with run_lock(run.root, hold=parallel.is_main):  # the other ranks wait at the barrier below
-            replacing = run.claim(resume, overwrite)
-            if parallel.is_main:
-                run.clear_staging()
-            parallel.barrier()
+        with ExitStack() as lock:  # rank 0 holds the lock; a refusal stops every rank at once (Distributed.agree)
+            replacing = parallel.agree(lambda: claim_run(run, lock, parallel.is_main, resume, overwrite))
             if resume:
                 spec = run.resume_spec(spec)
             trainer = Trainer.from_spec(spec, run, progress, parallel, device)

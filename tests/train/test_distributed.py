@@ -210,3 +210,36 @@ def test_the_group_waits_as_long_as_the_spec_says(monkeypatch):
     with pytest.raises(Joined), process_group(torch.device("cpu"), "auto", clmlf.spec.TrainSpec().dist_timeout_min):
         pass
     assert joined == {"backend": "gloo", "device_id": None, "timeout": timedelta(minutes=60)}
+
+
+def test_agree_raises_on_every_rank_when_one_rank_fails(monkeypatch):
+    """Rank 1 sees rank 0's failure in the collective and raises at once, naming it; rank 0 raises its own error."""
+    gathered = [None, "RunInUseError: runs/x is in use by pid 7"]
+
+    def all_gather_object(messages, mine):
+        messages[:] = [gathered[1], mine] if mine is None else [mine, None]
+
+    monkeypatch.setattr(torch.distributed, "all_gather_object", all_gather_object)
+    with pytest.raises(RuntimeError, match=r"rank 0 stopped the job: RunInUseError: runs/x is in use by pid 7"):
+        Distributed(rank=1, world=2).agree(lambda: "claimed")
+    with pytest.raises(FileExistsError, match="in use"):
+        Distributed(rank=0, world=2).agree(lambda: (_ for _ in ()).throw(FileExistsError("in use")))
+    monkeypatch.setattr(torch.distributed, "all_gather_object", lambda messages, mine: messages.__setitem__(slice(None), [None, None]))
+    assert Distributed(rank=1, world=2).agree(lambda: "claimed") == "claimed"
+
+
+@pytest.mark.integration
+@needs_data
+def test_a_locked_run_directory_stops_every_rank_at_once(tmp_path):
+    """torchrun on a run directory another process holds: rank 0 is refused and rank 1 stops with it, long before
+    the group's timeout."""
+    from clmlf.train.run_lock import run_lock
+
+    config, out = deterministic_config(tmp_path), tmp_path / "held"
+    out.mkdir()
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+               "-m", "clmlf", "train", config, "--out", str(out), "--no-progress"]
+    with run_lock(out):
+        result = subprocess.run(command, cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "is in use" in result.stderr and "rank 0 stopped the job" in result.stderr, result.stderr[-3000:]

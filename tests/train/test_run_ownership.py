@@ -24,9 +24,9 @@ from conftest import REPO, TINY_CONFIG
 SMALL = ["--set=train.batch_size=8", "--set=train.epochs=1", "--no-progress"]
 
 
-def posts_dataset(folder: Path) -> str:
+def posts_dataset(folder: Path, train_posts: int = 16) -> str:
     """A ``--set`` of ``data.dataset`` reading the posts :func:`write_posts` writes to ``folder`` (16/8/8 posts)."""
-    write_posts(folder)
+    write_posts(folder, (train_posts, 8, 8))
     return (f"--set=data.dataset={{type: jsonl, root: '{folder}', train: train.jsonl, dev: dev.jsonl, "
             "test: test.jsonl, images: true}")
 
@@ -72,7 +72,7 @@ def wait_for_lock(out: Path, process: subprocess.Popen, timeout: float = 120) ->
 
 
 def test_a_second_run_on_the_same_out_is_refused_at_once(tmp_path, capsys):
-    dataset = posts_dataset(tmp_path / "posts")
+    dataset = posts_dataset(tmp_path / "posts", train_posts=480)  # the first run must outlast the second's start, under load too
     out = tmp_path / "run"
     first = start_training(out, dataset)
     try:
