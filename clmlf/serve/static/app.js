@@ -9,7 +9,14 @@ function showError(message) {
   $("error").hidden = !message;
 }
 
-// Heat map of an s x s grid of weights over an image: cells shaded red by weight / max.
+// Weights -> [0, 1] between their smallest and largest value (0.5 each when all are equal).
+function spread(values) {
+  const low = Math.min(...values);
+  const high = Math.max(...values);
+  return (value) => (high - low > 1e-12 ? (value - low) / (high - low) : 0.5);
+}
+
+// Heat map of an s x s grid of weights over an image: blue (least) to red (most), half transparent.
 function drawHeat(canvas, grid) {
   const side = grid.length;
   const size = 256;
@@ -17,10 +24,10 @@ function drawHeat(canvas, grid) {
   canvas.height = size;
   const context = canvas.getContext("2d");
   context.clearRect(0, 0, size, size);
-  const peak = Math.max(1e-9, ...grid.flat());
+  const scale = spread(grid.flat());
   const cell = size / side;
   grid.forEach((row, y) => row.forEach((value, x) => {
-    context.fillStyle = `rgba(255, 40, 0, ${(0.75 * value / peak).toFixed(3)})`;
+    context.fillStyle = `hsla(${Math.round(240 * (1 - scale(value)))}, 100%, 50%, 0.5)`;
     context.fillRect(x * cell, y * cell, cell, cell);
   }));
   canvas.dataset.drawn = String(side);
@@ -63,12 +70,12 @@ function drawBars(probabilities, label) {
 function drawWords(words) {
   const box = $("words");
   box.replaceChildren();
-  const peak = Math.max(1e-9, ...words.map((w) => w.pooling ?? 0));
+  const scale = spread(words.map((w) => w.pooling ?? 0));
   words.forEach((word, index) => {
     const span = document.createElement("span");
     span.textContent = word.text;
-    const shade = word.pooling === null ? 0 : word.pooling / peak;
-    span.style.background = `rgba(255, 140, 0, ${(0.85 * shade).toFixed(3)})`;
+    const shade = word.pooling === null ? 0 : 0.1 + 0.8 * scale(word.pooling);
+    span.style.background = `rgba(255, 140, 0, ${shade.toFixed(3)})`;
     span.title = word.pooling === null ? "no attention pooling" : `pooling weight ${word.pooling}`;
     span.addEventListener("click", () => chooseWord(index));
     box.append(span, " ");
