@@ -10,6 +10,9 @@ from clmlf.cli import main
 from clmlf.testing.posts import write_posts
 from conftest import TINY_CONFIG
 
+TRAINED: dict[bool, Path] = {}
+"""Runs trained in this session, by ``aspects``: the test modules importing the fixtures share them."""
+
 
 def train_tiny(folder: Path, aspects: bool = False) -> Path:
     """``folder/run``: the tiny config trained for one epoch on :func:`write_posts` posts (with aspects: an aspect model)."""
@@ -21,11 +24,17 @@ def train_tiny(folder: Path, aspects: bool = False) -> Path:
     return folder / "run"
 
 
+def trained(tmp_path_factory, aspects: bool) -> Path:
+    if aspects not in TRAINED:
+        TRAINED[aspects] = train_tiny(tmp_path_factory.mktemp("serve"), aspects)
+    return TRAINED[aspects]
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
-    return train_tiny(tmp_path_factory.mktemp("serve"))
+    return trained(tmp_path_factory, aspects=False)
 
 
 @pytest.fixture(scope="session")
 def tiny_aspect_run(tmp_path_factory) -> Path:
-    return train_tiny(tmp_path_factory.mktemp("serve_aspect"), aspects=True)
+    return trained(tmp_path_factory, aspects=True)
