@@ -10,31 +10,40 @@ from clmlf.cli import main
 from clmlf.testing.posts import write_posts
 from conftest import TINY_CONFIG
 
-TRAINED: dict[bool, Path] = {}
-"""Runs trained in this session, by ``aspects``: the test modules importing the fixtures share them."""
+KINDS = {
+    "sentence": [],
+    "aspect": ["--set=data.formatter={type: aspect}"],
+    "text_only": ["--set=model.image_encoder=null", "--set=model.image_transformer=null", "--set=model.fusion=null",
+                  "--set=model.pooler={type: cls}"],
+}
+"""The ``--set`` overrides of each kind of run the tests serve."""
+TRAINED: dict[str, Path] = {}
+"""Runs trained in this session, by kind: the test modules importing the fixtures share them."""
 
 
-def train_tiny(folder: Path, aspects: bool = False) -> Path:
-    """``folder/run``: the tiny config trained for one epoch on :func:`write_posts` posts (with aspects: an aspect model)."""
-    posts = write_posts(folder / "posts", aspects=aspects)
-    argv = ["train", str(TINY_CONFIG), "--out", str(folder / "run"), "--no-progress", "--set=train.batch_size=8",
-            "--set=train.epochs=1", f"--set=data.dataset={{type: jsonl, root: '{posts}', train: train.jsonl, "
-            "dev: dev.jsonl, test: test.jsonl, images: true}"]
-    assert main(argv + (["--set=data.formatter={type: aspect}"] if aspects else [])) == 0
-    return folder / "run"
-
-
-def trained(tmp_path_factory, aspects: bool) -> Path:
-    if aspects not in TRAINED:
-        TRAINED[aspects] = train_tiny(tmp_path_factory.mktemp("serve"), aspects)
-    return TRAINED[aspects]
+def trained(tmp_path_factory, kind: str) -> Path:
+    """The tiny config trained for one epoch on :func:`write_posts` posts (with aspects for the aspect kind)."""
+    if kind not in TRAINED:
+        folder = tmp_path_factory.mktemp(f"serve_{kind}")
+        posts = write_posts(folder / "posts", aspects=kind == "aspect")
+        argv = ["train", str(TINY_CONFIG), "--out", str(folder / "run"), "--no-progress", "--set=train.batch_size=8",
+                "--set=train.epochs=1", f"--set=data.dataset={{type: jsonl, root: '{posts}', train: train.jsonl, "
+                "dev: dev.jsonl, test: test.jsonl, images: true}"]
+        assert main(argv + KINDS[kind]) == 0
+        TRAINED[kind] = folder / "run"
+    return TRAINED[kind]
 
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
-    return trained(tmp_path_factory, aspects=False)
+    return trained(tmp_path_factory, "sentence")
 
 
 @pytest.fixture(scope="session")
 def tiny_aspect_run(tmp_path_factory) -> Path:
-    return trained(tmp_path_factory, aspects=True)
+    return trained(tmp_path_factory, "aspect")
+
+
+@pytest.fixture(scope="session")
+def tiny_text_run(tmp_path_factory) -> Path:
+    return trained(tmp_path_factory, "text_only")

@@ -23,7 +23,7 @@ from clmlf.serve.app import STATIC, create_app  # noqa: E402
 from clmlf.serve.explain import Explainer, Limits  # noqa: E402
 from clmlf.serve.server import find_run, load_app  # noqa: E402
 from clmlf.train.predict import Predictor  # noqa: E402
-from serve_runs import tiny_aspect_run, tiny_run  # noqa: E402,F401
+from serve_runs import tiny_aspect_run, tiny_run, tiny_text_run  # noqa: E402,F401
 
 TEXT = "great happy sunny love"
 
@@ -142,6 +142,16 @@ def test_aspect_model_needs_the_aspect(tiny_aspect_run):
     assert missing.status_code == 400 and "give the aspect" in missing.json()["error"]
     answer = post(client, aspect="sunny")
     assert answer.status_code == 200 and answer.json()["words"][-1]["text"] == "sunny"
+
+
+def test_text_only_model_answers_without_image_maps(tiny_text_run):
+    client = TestClient(load_app(tiny_text_run))
+    assert not client.get("/health").json()["model"]["needs_image"]
+    result = client.post("/predict", json={"text": TEXT}).json()
+    assert result["image"] is None and result["fusion"] is None
+    assert [word["text"] for word in result["words"]] == TEXT.split()
+    assert all(word["pooling"] is None for word in result["words"])  # a CLS pooler has no weights
+    assert sum(result["probabilities"].values()) == pytest.approx(1, abs=1e-3)
 
 
 class SlowExplainer:
