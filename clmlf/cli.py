@@ -256,6 +256,28 @@ def visualize(args: argparse.Namespace) -> int:
     return 0
 
 
+def serve_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", metavar="RUN", help="a run directory (clmlf train --out), its checkpoint folder, or a preset name whose "
+                                    "run is in runs/ (e.g. mvsa_single_demo)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--max-upload-mb", type=float, default=10, help="largest request body accepted (413 beyond)")
+    parser.add_argument("--queue", type=positive_int, default=16, help="posts waiting for the model at most (503 beyond)")
+    parser.add_argument("--device", default="auto", help="cpu, cuda or auto")
+
+
+@command("serve", "a local web page and JSON API: label, probabilities and attention maps of new posts", serve_arguments)
+def serve(args: argparse.Namespace) -> int:
+    from clmlf.serve.server import serve as run_server
+
+    try:
+        run_server(args.run_dir, args.host, args.port, args.max_upload_mb, args.queue, args.device)
+    except ImportError as error:  # the serve extra is not installed: the message says how to install it
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     from clmlf import __version__
 

@@ -13,7 +13,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -39,20 +39,22 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def load_image(path: str | Path, sample_id: str | None = None, max_pixels: int = MAX_PIXELS) -> Image.Image:
-    """The image at ``path`` as an upright 8-bit RGB image of its full size.
+def load_image(path: str | Path | BinaryIO, sample_id: str | None = None, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """The image at ``path`` (or in an open binary file, e.g. ``io.BytesIO(upload)``, named ``<upload>`` in errors) as
+    an upright 8-bit RGB image of its full size.
 
     Raises :class:`BadImageError` (naming ``sample_id`` and ``path``) for anything that is not a usable image.
     """
-    path = Path(path)
+    source = path if hasattr(path, "read") else Path(path)
+    path = Path("<upload>") if hasattr(path, "read") else source
     try:
-        if path.exists() and not path.is_file():  # a FIFO would block the read, a device never end it
+        if source is path and path.exists() and not path.is_file():  # a FIFO would block the read, a device never end it
             raise BadImageError(path, "not a regular file (a folder, FIFO or device)", sample_id)
-        if path.is_file() and path.stat().st_size == 0:
+        if source is path and path.is_file() and path.stat().st_size == 0:
             raise BadImageError(path, "the file is empty", sample_id)
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
+            with Image.open(source) as image:
                 width, height = image.size
                 if width * height > max_pixels:
                     reason = f"{width}x{height} = {width * height} pixels exceeds the limit of {max_pixels} (decompression bomb?)"

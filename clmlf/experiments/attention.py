@@ -55,6 +55,26 @@ def merge_word_pieces(tokens: list[str], special: set[str]) -> list[tuple[str, l
     return words
 
 
+def post_words(tokenizer, input_ids: list[int], special: set[str]) -> list[tuple[str, list[int]]]:
+    """A post's token ids -> ``[(word, token positions)]`` of the words with a letter or digit (punctuation dropped)."""
+    tokens = tokenizer.convert_ids_to_tokens(input_ids)
+    return [(word, positions) for word, positions in merge_word_pieces(tokens, special)
+            if any(character.isalnum() for character in word)]
+
+
+def word_rows(to_image: Tensor, words: list[tuple[str, list[int]]]) -> Tensor:
+    """(..., Lt, Li) attention of the text tokens -> (..., W, Li): the rows of each word's pieces averaged."""
+    if not words:
+        return to_image[..., :0, :]
+    return torch.stack([to_image[..., positions, :].mean(-2) for _, positions in words], -2)
+
+
+def image_grid(values: Tensor) -> Tensor:
+    """(..., Li) values of the image tokens -> (..., s, s) on the last s² tokens, the s x s grid (s = ⌊√Li⌋)."""
+    side = math.isqrt(values.shape[-1])
+    return values[..., values.shape[-1] - side * side:].reshape(*values.shape[:-1], side, side)
+
+
 class AttentionProbe:
     """``probe(sample) -> WordMaps`` for fusion layer ``layer`` (negative counts from the last) and head ``head``.
 
@@ -94,17 +114,13 @@ class AttentionProbe:
         pixels = self.transform(load_image(sample.image_path, sample.id))
         text = self.collator.text([sample.text], [sample.aspect])
         attention, text_length = self.attention({**text, "pixel_values": pixels[None]})
-        to_image = attention[:text_length, text_length:]  # (Lt, Li)
-        side = math.isqrt(to_image.shape[1])
-        tokens = self.collator.tokenizer.convert_ids_to_tokens(text["input_ids"][0].tolist())
-        words = [(word, positions) for word, positions in merge_word_pieces(tokens, self.special)
-                 if any(character.isalnum() for character in word)]
-        rows = torch.stack([to_image[positions].mean(0) for _, positions in words]) if words else to_image[:0]  # (W, Li)
+        words = post_words(self.collator.tokenizer, text["input_ids"][0].tolist(), self.special)
+        rows = word_rows(attention[:text_length, text_length:], words)  # (W, Li)
         mass = rows.sum(-1)
         keep = mass.topk(min(self.words, len(words))).indices.sort().values  # the strongest words, sentence order
         return WordMaps(
             words=[words[i][0] for i in keep.tolist()],
-            patches=rows[keep, -side * side:].reshape(-1, side, side),
+            patches=image_grid(rows[keep]),
             image_mass=mass[keep],
             pixels=pixels / 255,
         )

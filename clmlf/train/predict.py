@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from PIL import Image
 
 from clmlf.contracts import image_view_options
 from clmlf.data.errors import BadImageError, DataError
@@ -39,6 +40,23 @@ class Predictor:
     @torch.no_grad()
     def __call__(self, text: str, image: str | Path | None = None, aspect: str | None = None) -> dict:
         """Label and class probabilities of one post; ``aspect`` exactly when the model was trained with aspects."""
+        pixels = None
+        if image is not None and self.model.image_encoder is not None:
+            try:
+                pixels = load_image(image)
+            except BadImageError as error:  # the training-data advice (data.on_bad_image) does not apply here
+                raise DataError(f"cannot use image {error.path}: {error.reason}") from None
+        inputs = self.inputs(text, pixels, aspect)
+        with autocast(self.device, self.device.type == "cuda"):
+            probabilities = self.model(**inputs).logits.float().softmax(-1)[0].cpu()
+        return {
+            "label": self.label_names[int(probabilities.argmax())],
+            "probabilities": {name: round(float(p), 6) for name, p in zip(self.label_names, probabilities)},
+        }
+
+    def inputs(self, text: str, image: Image.Image | None = None, aspect: str | None = None) -> dict[str, torch.Tensor]:
+        """One post -> the model's keyword inputs on ``self.device`` (a batch of one; ``image`` already loaded, RGB).
+        Raises ValueError naming what is missing or extra (aspect, image) for this model."""
         if not isinstance(text, str):
             raise TypeError(f"text must be a string; got {type(text).__name__}")
         if self.formatter.uses_aspect and aspect is None:
@@ -52,14 +70,5 @@ class Predictor:
         if self.model.image_encoder is not None:
             if image is None:
                 raise ValueError("this model needs an image: give its path (--image PATH, or an \"image\" field in --jsonl)")
-            try:
-                pixels = load_image(image)
-            except BadImageError as error:  # the training-data advice (data.on_bad_image) does not apply here
-                raise DataError(f"cannot use image {error.path}: {error.reason}") from None
-            inputs["pixel_values"] = self.transform(pixels)[None].to(self.device)
-        with autocast(self.device, self.device.type == "cuda"):
-            probabilities = self.model(**inputs).logits.float().softmax(-1)[0].cpu()
-        return {
-            "label": self.label_names[int(probabilities.argmax())],
-            "probabilities": {name: round(float(p), 6) for name, p in zip(self.label_names, probabilities)},
-        }
+            inputs["pixel_values"] = self.transform(image)[None].to(self.device)
+        return inputs
