@@ -279,13 +279,15 @@ class Trainer:
         return self.finish(time.perf_counter() - started)
 
     def finish(self, seconds: float) -> dict:
-        """Reload the best-dev checkpoint, evaluate test there, write metrics.json and the plots."""
+        """Reload the best-dev checkpoint, evaluate test there, write metrics.json (and the results into the model
+        card), the predictions and the plots."""
         self.parallel.barrier()  # the checkpoint rank 0 wrote is complete
         load_model_files(self.evaluated_model, self.run.checkpoint)
         test = self.evaluate_split("test")
         summary = self.summary(test, seconds)
         if self.parallel.is_main:
             self.run.write_metrics(summary)
+            self.run.write_card(summary)
             self.run.write_predictions("test", test, self.inputs.splits.label_names)
             self.run.plot(summary, test.confusion(self.inputs.splits.num_classes), self.inputs.splits.label_names)
         return summary
