@@ -5,16 +5,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from huggingface_hub import snapshot_download
+from huggingface_hub.errors import HFValidationError, HfHubHTTPError, LocalEntryNotFoundError
+from huggingface_hub.utils import validate_repo_id
+
+from clmlf.model_card import LIBRARY_NAME
+
 
 def checkpoint_folder(source: str | Path, revision: str | None = None, cache_dir: str | Path | None = None,
                       force_download: bool = False, local_files_only: bool = False, token: str | bool | None = None) -> Path:
     """``source`` itself when it is a folder; else ``source`` is a Hub repository id (``user/name``) and the folder is
     its snapshot in the cache (``cache_dir``, default ``HF_HUB_CACHE``): downloaded whole (a checkpoint has part
     folders), or read from the cache only with ``HF_HUB_OFFLINE=1`` or ``local_files_only``."""
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import HFValidationError, HfHubHTTPError, LocalEntryNotFoundError
-    from huggingface_hub.utils import validate_repo_id
-
     from clmlf import __version__
 
     path = Path(source)
@@ -29,7 +31,7 @@ def checkpoint_folder(source: str | Path, revision: str | None = None, cache_dir
                                 "pass the folder save_pretrained wrote") from None
     try:
         return Path(snapshot_download(str(source), revision=revision, cache_dir=cache_dir, force_download=force_download,
-                                      local_files_only=local_files_only, token=token, library_name="clmlf",
+                                      local_files_only=local_files_only, token=token, library_name=LIBRARY_NAME,
                                       library_version=__version__))
     except (LocalEntryNotFoundError, HfHubHTTPError) as error:
         cause = " ".join(str(error).split())

@@ -236,8 +236,7 @@ class CLMLF(nn.Module, ModelHubMixin, library_name=LIBRARY_NAME, tags=list(TAGS)
         (``push_to_hub`` passes None): CLMLF's config is its spec. Returns ``directory``."""
         from safetensors.torch import save_model
 
-        if self.spec is None:
-            raise ValueError("save_pretrained needs a model built from a spec (clmlf.build_model / CLMLF.from_spec)")
+        self._require_spec("save_pretrained")
         if config is not None:
             raise ValueError("CLMLF.save_pretrained writes config.json from the model's spec: pass no config")
         directory = Path(directory)
@@ -256,8 +255,12 @@ class CLMLF(nn.Module, ModelHubMixin, library_name=LIBRARY_NAME, tags=list(TAGS)
 
     def generate_model_card(self, **model_card_kwargs: Any) -> ModelCard:
         """The card :meth:`save_pretrained` would write (``model_card_kwargs`` as there), for the spec as built."""
-        config = {"spec": self.spec.model_dump(mode="json"), "versions": library_versions()}
-        return model_card(config, **model_card_kwargs)
+        self._require_spec("generate_model_card")
+        return model_card({"spec": self.spec.model_dump(mode="json"), "versions": library_versions()}, **model_card_kwargs)
+
+    def _require_spec(self, method: str) -> None:
+        if self.spec is None:
+            raise ValueError(f"{method} needs a model built from a spec (clmlf.build_model / CLMLF.from_spec)")
 
     def push_to_hub(self, repo_id: str, *, model_card_kwargs: dict[str, Any] | None = None, **options: Any) -> str:
         """:meth:`ModelHubMixin.push_to_hub <huggingface_hub.ModelHubMixin.push_to_hub>` (``options``: ``private``,

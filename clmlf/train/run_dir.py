@@ -1,9 +1,9 @@
 """A run directory: ``config.json``, ``metrics.json``, ``checkpoint/`` (best dev, loadable with
 ``CLMLF.from_pretrained``, with ``selection.json``: its epoch and dev metrics; its model card ``README.md`` lists the
-test results once the run finished), ``state/`` (last finished epoch, for
-``--resume``), predictions and PNG plots. Every file is written atomically (temporary file + rename), so a crash or
-Ctrl-C never leaves a torn file; a new best checkpoint replaces the old one only after the state that records it,
-so a resumed run never tests a checkpoint other than the best epoch it records."""
+test results once the run finished), ``state/`` (last finished epoch, for ``--resume``), predictions and PNG plots.
+Every file is written atomically (temporary file + rename), so a crash or Ctrl-C never leaves a torn file; a new best
+checkpoint replaces the old one only after the state that records it, so a resumed run never tests a checkpoint other
+than the best epoch it records."""
 
 from __future__ import annotations
 

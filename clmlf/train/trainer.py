@@ -279,8 +279,7 @@ class Trainer:
         return self.finish(time.perf_counter() - started)
 
     def finish(self, seconds: float) -> dict:
-        """Reload the best-dev checkpoint, evaluate test there, write metrics.json (and the results into the model
-        card), the predictions and the plots."""
+        """Reload the best-dev checkpoint, evaluate test there, write metrics.json and the plots."""
         self.parallel.barrier()  # the checkpoint rank 0 wrote is complete
         load_model_files(self.evaluated_model, self.run.checkpoint)
         test = self.evaluate_split("test")
