@@ -10,6 +10,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal, NamedTuple
 
 import torch
+from huggingface_hub import ModelCard, ModelHubMixin
 from torch import Tensor, nn
 
 from clmlf.checks import (
@@ -18,6 +19,8 @@ from clmlf.checks import (
 )
 from clmlf.contracts import checked_output, require_part, trainable_part
 from clmlf.errors import ContractError, SpecError
+from clmlf.hub import checkpoint_folder
+from clmlf.model_card import CARD_NAME, LIBRARY_NAME, TAGS, model_card
 from clmlf.outputs import CLMLFOutput, EncoderOutput, PoolerOutput, TransformerOutput
 from clmlf.registry import RegistryError
 from clmlf.spec import COMPONENT_FIELDS, ComponentSpec, ModelSpec, load_model_spec, validate_spec
@@ -45,7 +48,7 @@ def build_part(name: str, spec: ComponentSpec, overrides: dict[str, Any]) -> nn.
                                    f"model.{name} (`clmlf validate` prints the resolved spec)"]) from error
 
 
-class CLMLF(nn.Module):
+class CLMLF(nn.Module, ModelHubMixin, library_name=LIBRARY_NAME, tags=list(TAGS)):
     """Text + image -> token-level fusion -> attention pooling -> classifier (paper Fig. 2).
 
     Parts are injected (TorchMultimodal style), so any of them can be swapped or used alone:
@@ -53,7 +56,15 @@ class CLMLF(nn.Module):
     ``image_transformer(tokens) -> TransformerOutput``; ``fusion(text, text_mask, image) -> TransformerOutput``;
     ``pooler(hidden, mask) -> PoolerOutput``; ``head(pooled) -> logits``; ``projection(pooled) -> z``.
     ``image_encoder=None`` gives a text-only model; ``fusion=None`` pools [text; image] tokens directly.
+
+    Sharing goes through huggingface_hub's :class:`~huggingface_hub.ModelHubMixin`: ``push_to_hub`` is the mixin's
+    (it saves with :meth:`save_pretrained` and uploads the folder). :meth:`save_pretrained` and :meth:`from_pretrained`
+    are CLMLF's own: the mixin's versions delete ``config.json`` before writing (not atomic) and read it back as
+    ``__init__`` arguments, while a CLMLF is built from the spec in its ``config.json``.
     """
+
+    _hub_mixin_config: dict = {}
+    """Not None, so the mixin does not record ``__init__`` arguments (built modules) as a config: the spec is it."""
 
     def __init__(
         self,
@@ -215,26 +226,47 @@ class CLMLF(nn.Module):
             num_text_tokens=fused.num_text_tokens,
         )
 
-    def save_pretrained(self, directory: str | Path) -> Path:
-        """Write ``config.json`` (full spec + versions), ``model.safetensors`` and what rebuilding the parts needs
-        offline (:meth:`portable_spec`: e.g. ``text_encoder/`` with the Hugging Face config and tokenizer files)
-        atomically into ``directory``: a copy of the folder loads anywhere, without the files the spec first named."""
+    def save_pretrained(self, directory: str | Path, *, model_card_kwargs: dict[str, Any] | None = None,
+                        config: None = None) -> Path:
+        """Write ``config.json`` (full spec + versions), ``model.safetensors``, the model card ``README.md``
+        (:func:`clmlf.model_card.model_card`; ``model_card_kwargs``: ``results``, a :class:`~clmlf.model_card.CardResults`
+        to list, ``repo_id`` for its loading example) and what rebuilding the parts needs offline (:meth:`portable_spec`:
+        e.g. ``text_encoder/`` with the Hugging Face config and tokenizer files) atomically into ``directory``: a copy
+        of the folder loads anywhere, without the files the spec first named. ``config`` is the mixin's argument
+        (``push_to_hub`` passes None): CLMLF's config is its spec. Returns ``directory``."""
         from safetensors.torch import save_model
 
-        if self.spec is None:
-            raise ValueError("save_pretrained needs a model built from a spec (clmlf.build_model / CLMLF.from_spec)")
+        self._require_spec("save_pretrained")
+        if config is not None:
+            raise ValueError("CLMLF.save_pretrained writes config.json from the model's spec: pass no config")
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=directory, prefix=".tmp-") as scratch:
             spec, assets = self.portable_spec(Path(scratch))
-            config = {"spec": spec.model_dump(mode="json"), "versions": library_versions(), ASSETS_KEY: assets}
+            saved = {"spec": spec.model_dump(mode="json"), "versions": library_versions(), ASSETS_KEY: assets}
             save_model(self, os.path.join(scratch, WEIGHTS_NAME))
-            Path(scratch, CONFIG_NAME).write_text(json.dumps(config, indent=2))
+            Path(scratch, CONFIG_NAME).write_text(json.dumps(saved, indent=2))
+            model_card(saved, **(model_card_kwargs or {})).save(os.path.join(scratch, CARD_NAME))
             for entry in Path(scratch).iterdir():
                 if (directory / entry.name).is_dir():
                     shutil.rmtree(directory / entry.name)
                 os.replace(entry, directory / entry.name)
         return directory
+
+    def generate_model_card(self, **model_card_kwargs: Any) -> ModelCard:
+        """The card :meth:`save_pretrained` would write (``model_card_kwargs`` as there), for the spec as built."""
+        self._require_spec("generate_model_card")
+        return model_card({"spec": self.spec.model_dump(mode="json"), "versions": library_versions()}, **model_card_kwargs)
+
+    def _require_spec(self, method: str) -> None:
+        if self.spec is None:
+            raise ValueError(f"{method} needs a model built from a spec (clmlf.build_model / CLMLF.from_spec)")
+
+    def push_to_hub(self, repo_id: str, *, model_card_kwargs: dict[str, Any] | None = None, **options: Any) -> str:
+        """:meth:`ModelHubMixin.push_to_hub <huggingface_hub.ModelHubMixin.push_to_hub>` (``options``: ``private``,
+        ``token``, ``commit_message``, ``branch``, ``create_pr``, ...), with the card's loading example naming
+        ``repo_id``. Returns the commit's URL."""
+        return super().push_to_hub(repo_id, model_card_kwargs={"repo_id": repo_id, **(model_card_kwargs or {})}, **options)
 
     def portable_spec(self, folder: Path) -> tuple[ModelSpec, dict[str, list[str]]]:
         """The spec to save, for a checkpoint written into ``folder``: each part with the optional ``save_assets``
@@ -255,14 +287,18 @@ class CLMLF(nn.Module):
         return self.spec.model_copy(update=updates), assets
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path, map_location: str | torch.device = "cpu") -> CLMLF:
-        """Rebuild from ``config.json`` (no pretrained download; the files :meth:`save_pretrained` stored beside it
-        are found relative to ``directory``) and load ``model.safetensors`` (no pickle). Returns the model in eval
-        mode (call ``.train()`` to fine-tune it)."""
+    def from_pretrained(cls, pretrained_model_name_or_path: str | Path, map_location: str | torch.device = "cpu", *,
+                        revision: str | None = None, cache_dir: str | Path | None = None, force_download: bool = False,
+                        local_files_only: bool = False, token: str | bool | None = None) -> CLMLF:
+        """Rebuild from a checkpoint folder or a Hub repository id (``user/name``; the other arguments go to
+        :func:`clmlf.hub.checkpoint_folder`, which downloads into or reads from huggingface_hub's cache): from
+        ``config.json`` (no pretrained download; the files :meth:`save_pretrained` stored beside it are found relative
+        to the folder), then ``model.safetensors`` (no pickle). Returns the model in eval mode (call ``.train()`` to
+        fine-tune it)."""
         from safetensors import SafetensorError
         from safetensors.torch import load_model
 
-        directory = Path(directory)
+        directory = checkpoint_folder(pretrained_model_name_or_path, revision, cache_dir, force_download, local_files_only, token)
         config_path, weights_path = directory / CONFIG_NAME, directory / WEIGHTS_NAME
         for path in (config_path, weights_path):
             if not path.is_file():

@@ -41,7 +41,7 @@ def test_checkpoint_round_trip_gives_identical_logits(tiny_model, tmp_path):
     batch = tiny_batch()
     expected = tiny_model(**batch).logits
     tiny_model.save_pretrained(tmp_path / "ckpt")
-    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["config.json", "model.safetensors"]
+    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["README.md", "config.json", "model.safetensors"]
     config = json.loads((tmp_path / "ckpt" / "config.json").read_text())
     assert config["versions"]["clmlf"] == clmlf.__version__ and config["spec"]["fusion"]["num_heads"] == 2
     restored = CLMLF.from_pretrained(tmp_path / "ckpt").eval()

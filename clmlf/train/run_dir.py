@@ -1,8 +1,9 @@
 """A run directory: ``config.json``, ``metrics.json``, ``checkpoint/`` (best dev, loadable with
-``CLMLF.from_pretrained``, with ``selection.json``: its epoch and dev metrics), ``state/`` (last finished epoch, for
-``--resume``), predictions and PNG plots. Every file is written atomically (temporary file + rename), so a crash or
-Ctrl-C never leaves a torn file; a new best checkpoint replaces the old one only after the state that records it,
-so a resumed run never tests a checkpoint other than the best epoch it records."""
+``CLMLF.from_pretrained``, with ``selection.json``: its epoch and dev metrics; its model card ``README.md`` lists the
+test results once the run finished), ``state/`` (last finished epoch, for ``--resume``), predictions and PNG plots.
+Every file is written atomically (temporary file + rename), so a crash or Ctrl-C never leaves a torn file; a new best
+checkpoint replaces the old one only after the state that records it, so a resumed run never tests a checkpoint other
+than the best epoch it records."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import torch
 
 from clmlf.errors import SpecError
 from clmlf.losses.criterion import logged_names
+from clmlf.model_card import CARD_NAME, CardResults, is_clmlf_card, model_card
 from clmlf.spec import ExperimentSpec, validate_spec
 from clmlf.storage import writing
 
@@ -210,6 +212,14 @@ class RunDir:
 
     def write_metrics(self, metrics: dict) -> None:
         write_atomic(self.root / "metrics.json", json.dumps(metrics, indent=2))
+
+    def write_card(self, summary: dict) -> None:
+        """Rewrite ``checkpoint/README.md`` with the test results of ``summary`` (the final ``metrics.json``), where
+        the model's ``save_pretrained`` wrote a clmlf model card there."""
+        card = self.checkpoint / CARD_NAME
+        if is_clmlf_card(card):
+            config = read_json(self.checkpoint / "config.json")
+            write_atomic(card, str(model_card(config, CardResults.from_summary(summary))))
 
     def save_state(self, model, optimizer, scheduler, epoch: int, history: list, best: dict | None, ema=None,
                    best_model=None) -> None:

@@ -287,6 +287,7 @@ class Trainer:
         summary = self.summary(test, seconds)
         if self.parallel.is_main:
             self.run.write_metrics(summary)
+            self.run.write_card(summary)
             self.run.write_predictions("test", test, self.inputs.splits.label_names)
             self.run.plot(summary, test.confusion(self.inputs.splits.num_classes), self.inputs.splits.label_names)
         return summary

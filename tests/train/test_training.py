@@ -50,6 +50,16 @@ def test_run_directory_contents(run_dir):
     assert clmlf.CLMLF.from_pretrained(run_dir / "checkpoint") is not None
 
 
+def test_checkpoint_card_lists_the_test_metrics(run_dir):
+    from huggingface_hub import ModelCard
+
+    card = ModelCard.load(run_dir / "checkpoint" / "README.md").data
+    test = json.loads((run_dir / "metrics.json").read_text())["test"]
+    assert card.library_name == "clmlf" and card.datasets == ["MVSA-Single"]
+    scores = {(result.metric_type, result.metric_config): result.metric_value for result in card.eval_results}
+    assert scores[("accuracy", None)] == round(test["accuracy"], 4) and scores[("f1", "weighted")] == round(test["weighted_f1"], 4)
+
+
 def test_evaluate_reproduces_the_test_metrics(run_dir, capsys):
     assert main(["evaluate", str(run_dir), "--split", "test"]) == 0
     printed = json.loads(capsys.readouterr().out)
