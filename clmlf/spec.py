@@ -375,8 +375,9 @@ class TrainSpec(BaseModel):
         "cross_entropy (lowest wins; smoother than accuracy on a small dev split)")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto (CUDA when visible, else the CPU), cpu or cuda")
     bf16: bool = Field(True, description="bf16 autocast for training and evaluation on CUDA")
-    bf16_cpu: bool = Field(False, description="bf16 autocast on a CPU: faster only with native bf16 matrix instructions "
-                           "(AVX512-BF16 or AMX), slower elsewhere")
+    bf16_cpu: bool | Literal["auto"] = Field(False, description="bf16 autocast on a CPU: faster only with native bf16 "
+                                             "matrix instructions (AVX512-BF16 or AMX), slower elsewhere; auto: on where "
+                                             "this CPU has them")
     num_threads: int | None = Field(None, ge=1, description="CPU threads torch uses; null: torch's default")
     compile: bool = Field(False, description="torch.compile the model's heavy parts for training; the first steps of "
                           "each new input shape pay for compilation")
@@ -389,7 +390,17 @@ class TrainSpec(BaseModel):
 
     def bf16_on(self, device_type: str) -> bool:
         """Whether training and evaluation on a ``"cuda"`` / ``"cpu"`` device run under bf16 autocast."""
-        return self.bf16 if device_type == "cuda" else self.bf16_cpu
+        if device_type == "cuda":
+            return self.bf16
+        return cpu_has_native_bf16() if self.bf16_cpu == "auto" else self.bf16_cpu
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU multiplies bf16 natively (AVX512-BF16 or AMX tiles), where bf16 autocast speeds training up."""
+    import torch
+
+    checks = (getattr(torch.cpu, "_is_avx512_bf16_supported", None), getattr(torch.cpu, "_is_amx_tile_supported", None))
+    return any(check() for check in checks if check is not None)
 
 
 DEFAULT_LOSSES = ({"type": "cross_entropy"}, {"type": "lbcl"}, {"type": "dbcl"})

@@ -100,3 +100,13 @@ def test_contrastive_weights_without_a_projection_name_the_loss_field():
         clmlf.load_spec(TINY_CONFIG, ["model.projection=null", "model.augmented_projection=null", "losses.lbcl.weight=0"])
     assert error.value.problems == ["losses.2.weight: dbcl reads z and z_aug, which needs model.projection; add one "
                                     "(e.g. projection: {type: mlp}) or set its weight to 0"]
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_bf16_cpu_auto_follows_the_cpu(monkeypatch, native):
+    import clmlf.spec
+
+    monkeypatch.setattr(clmlf.spec, "cpu_has_native_bf16", lambda: native)
+    train = clmlf.spec.TrainSpec(bf16_cpu="auto")
+    assert train.bf16_on("cpu") is native and train.bf16_on("cuda") is True
+    assert clmlf.spec.TrainSpec(bf16_cpu=True).bf16_on("cpu") and not clmlf.spec.TrainSpec().bf16_on("cpu")
