@@ -387,6 +387,11 @@ class TrainSpec(BaseModel):
                                                           "auto (NCCL on CUDA, gloo on a CPU), nccl or gloo")
     dist_timeout_min: float = Field(60.0, gt=0, description="under torchrun: minutes a rank waits for the others "
                                     "(NCCL's default, 10, can be shorter than a cache build)")
+    tensorboard: bool | None = Field(None, description="TensorBoard event files in <run>/tensorboard/ (docs/tracking.md): "
+                                     "true (the tensorboard package must be installed), false (none) or null (when the "
+                                     "package is installed)")
+    log_every: int = Field(25, ge=1, description="optimizer steps between two tracker logs of the training loss terms, "
+                           "learning rates and samples/s (also at the end of each epoch)")
 
     def bf16_on(self, device_type: str) -> bool:
         """Whether training and evaluation on a ``"cuda"`` / ``"cpu"`` device run under bf16 autocast."""

@@ -1,8 +1,8 @@
-"""PNG plots of a run: loss terms and dev metrics per epoch; the confusion matrix."""
+"""Figures of a run: loss terms and dev metrics per epoch; the confusion matrix. Each is a matplotlib Figure, saved
+as a PNG in the run directory (:meth:`clmlf.train.run_dir.RunDir.write_figures`) and logged by the tracker
+(:mod:`clmlf.train.tracking`)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import torch
 
@@ -17,7 +17,7 @@ def pyplot():
     return plt
 
 
-def plot_curves(history: list[dict], path: Path) -> None:
+def curves_figure(history: list[dict]):
     """Left: training loss terms and the dev cross-entropy per epoch; right: dev accuracy / F1 per epoch."""
     plt = pyplot()
     epochs = [record["epoch"] for record in history]
@@ -33,11 +33,11 @@ def plot_curves(history: list[dict], path: Path) -> None:
     scores.set(title="dev metrics", xlabel="epoch")
     scores.legend()
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    return figure
 
 
-def plot_confusion(confusion: torch.Tensor, label_names, path: Path, title: str) -> None:
+def confusion_figure(confusion: torch.Tensor, label_names, title: str):
+    """The (C, C) counts ``confusion`` (rows gold, columns predicted) as an annotated heat map."""
     plt = pyplot()
     figure, axis = plt.subplots(figsize=(4.8, 4.2))
     image = axis.imshow(confusion.numpy(), cmap="Blues")
@@ -47,5 +47,19 @@ def plot_confusion(confusion: torch.Tensor, label_names, path: Path, title: str)
              xlabel="predicted", ylabel="gold", title=title)
     figure.colorbar(image, ax=axis, fraction=0.046)
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    return figure
+
+
+def run_figures(metrics: dict, confusion: torch.Tensor, label_names) -> dict:
+    """``{name: Figure}`` of a finished run (``metrics``: its metrics.json; ``confusion``: the test confusion matrix):
+    ``curves`` and ``confusion_test``; close them with :func:`close_figures`."""
+    return {
+        "curves": curves_figure(metrics["epochs"]),
+        "confusion_test": confusion_figure(confusion, label_names, title=f"test confusion (best dev epoch {metrics['best_epoch']})"),
+    }
+
+
+def close_figures(figures: dict) -> None:
+    plt = pyplot()
+    for figure in figures.values():
+        plt.close(figure)

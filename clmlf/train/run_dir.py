@@ -1,9 +1,9 @@
 """A run directory: ``config.json``, ``metrics.json``, ``checkpoint/`` (best dev, loadable with
 ``CLMLF.from_pretrained``, with ``selection.json``: its epoch and dev metrics; its model card ``README.md`` lists the
-test results once the run finished), ``state/`` (last finished epoch, for ``--resume``), predictions and PNG plots.
-Every file is written atomically (temporary file + rename), so a crash or Ctrl-C never leaves a torn file; a new best
-checkpoint replaces the old one only after the state that records it, so a resumed run never tests a checkpoint other
-than the best epoch it records."""
+test results once the run finished), ``state/`` (last finished epoch, for ``--resume``), predictions, PNG plots and
+``tensorboard/`` (event files, :mod:`clmlf.train.tracking`). Every file but the event files is written atomically
+(temporary file + rename), so a crash or Ctrl-C never leaves a torn file; a new best checkpoint replaces the old one
+only after the state that records it, so a resumed run never tests a checkpoint other than the best epoch it records."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ SAVED_OUTPUTS = ("state", ".state-previous", "checkpoint", "metrics.json")
 
 EXECUTION_FIELDS: dict[str, frozenset[str]] = {
     "train": frozenset({"eval_batch_size", "device", "bf16", "bf16_cpu", "num_threads", "compile", "compile_options",
-                        "dist_backend", "dist_timeout_min", "deterministic"}),
+                        "dist_backend", "dist_timeout_min", "deterministic", "tensorboard", "log_every"}),
     "data": frozenset({"root", "num_workers", "feature_cache_dir"}),
     "losses": frozenset({"impl"}),
 }
@@ -158,6 +158,11 @@ class RunDir:
     def state(self) -> Path:
         return self.root / "state"
 
+    @property
+    def tensorboard(self) -> Path:
+        """TensorBoard's event files (:mod:`clmlf.train.tracking`)."""
+        return self.root / "tensorboard"
+
     def write_config(self, spec: ExperimentSpec) -> None:
         write_atomic(self.root / "config.json", json.dumps(spec.model_dump(mode="json"), indent=2))
 
@@ -190,8 +195,9 @@ class RunDir:
         return True
 
     def clear_outputs(self) -> None:
-        """Remove a saved run's outputs: state, checkpoint, metrics, predictions and plots (``--overwrite``)."""
-        scratch = [self.root / name for name in (*SAVED_OUTPUTS, STAGED_CHECKPOINT, PREVIOUS_CHECKPOINT)]
+        """Remove a saved run's outputs: state, checkpoint, metrics, predictions, plots and TensorBoard events
+        (``--overwrite``)."""
+        scratch = [self.root / name for name in (*SAVED_OUTPUTS, STAGED_CHECKPOINT, PREVIOUS_CHECKPOINT, "tensorboard")]
         for path in scratch + [*self.root.glob("predictions_*.jsonl"), *self.root.glob("*.png")]:
             if path.is_dir():
                 shutil.rmtree(path)
@@ -311,10 +317,8 @@ class RunDir:
         ]
         write_atomic(self.root / f"predictions_{split}.jsonl", "\n".join(lines) + "\n")
 
-    def plot(self, metrics: dict, confusion: torch.Tensor, label_names) -> None:
-        from clmlf.train.plots import plot_confusion, plot_curves
-
+    def write_figures(self, figures: dict) -> None:
+        """``{name: matplotlib Figure}`` as ``<name>.png`` (:func:`clmlf.train.plots.run_figures`)."""
         with writing(self.root):
-            plot_curves(metrics["epochs"], self.root / "curves.png")
-            plot_confusion(confusion, label_names, self.root / "confusion_test.png",
-                           title=f"test confusion (best dev epoch {metrics['best_epoch']})")
+            for name, figure in figures.items():
+                figure.savefig(self.root / f"{name}.png", dpi=110)

@@ -12,8 +12,9 @@ import math
 import os
 import random
 import time
-from contextlib import ExitStack
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,9 @@ from clmlf.train.metrics import evaluation_metrics
 from clmlf.train.optim import build_optimizer, build_scheduler, set_text_encoder_trainable
 from clmlf.train.pipeline import Inputs, build_inputs
 from clmlf.train.run_dir import RunDir, load_model_files
+from clmlf.train.plots import close_figures, run_figures
 from clmlf.train.run_lock import run_lock
+from clmlf.train.tracking import LossTerms, Tracker, TrainingWindow, learning_rates, open_tensorboard
 
 logger = logging.getLogger("clmlf")
 
@@ -77,24 +80,6 @@ POSTFIX_EVERY = 25
 """Training steps between updates of the progress bar's running loss means (each update synchronises with the GPU)."""
 
 
-@dataclass
-class LossTerms:
-    """Running sums of the loss terms over an epoch (for logging), kept as 0-d tensors where the terms live: adding
-    a step reads nothing back to the host (no GPU synchronisation); :meth:`means` does."""
-
-    sums: dict[str, torch.Tensor] = field(default_factory=dict)
-    count: int = 0
-
-    def add(self, terms: dict[str, torch.Tensor]) -> None:
-        for name, value in terms.items():
-            value = value.detach().double()
-            self.sums[name] = self.sums[name] + value if name in self.sums else value
-        self.count += 1
-
-    def means(self) -> dict[str, float]:
-        return {name: float(total) / max(self.count, 1) for name, total in self.sums.items()}
-
-
 class TrainingForward(nn.Module):
     """One training forward: ``model`` on the original view and, when a loss term uses z_aug, on the augmented view:
     both in one pass where the model has ``forward_pair`` (:meth:`CLMLF.forward_pair`), else two calls. A single call
@@ -121,12 +106,14 @@ class Trainer:
     for the checkpoint (else its state dict as ``model.safetensors``). ``optimizer``, ``scheduler`` and ``ema`` (a
     weight average) default to what ``train`` describes. ``parallel``/``device``: this process's rank and device in
     a torchrun job (default: a single process). ``spec``: the ExperimentSpec written to ``config.json`` (and whose
-    name the metrics carry); None writes no config."""
+    name the metrics carry); None writes no config. ``tracker``: where rank 0 logs scalars and figures as it trains
+    (:mod:`clmlf.train.tracking`); None: TensorBoard event files in ``<run>/tensorboard/`` as ``train.tensorboard``
+    says, opened and closed by :meth:`fit`."""
 
     def __init__(self, model: nn.Module, criterion: Criterion, inputs: Inputs, run: RunDir, train: TrainSpec = TrainSpec(), *,
                  optimizer: torch.optim.Optimizer | None = None, scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
                  ema: AveragedModel | None = None, parallel: Distributed = Distributed(), device: torch.device | None = None,
-                 progress: bool = True, spec: ExperimentSpec | None = None) -> None:
+                 progress: bool = True, spec: ExperimentSpec | None = None, tracker: Tracker | None = None) -> None:
         parallel.check_batch_size(train.batch_size)
         configure_torch(train)
         self.train, self.spec, self.run, self.parallel = train, spec, run, parallel
@@ -143,10 +130,12 @@ class Trainer:
         self.best: dict | None = None
         self.start_epoch = 0
         self.earlier_wall_s = 0.0  # wall time of the sessions a resumed run continues
+        self.tracker = tracker if parallel.is_main else None
+        self.optimizer_steps = 0  # the step of every tracked value
 
     @classmethod
     def from_spec(cls, spec: ExperimentSpec, run: RunDir, progress: bool = True, parallel: Distributed = Distributed(),
-                  device: torch.device | None = None) -> Trainer:
+                  device: torch.device | None = None, tracker: Tracker | None = None) -> Trainer:
         """Every part built from ``spec``: the model (seeded by ``train.seed``), the criterion of its ``losses`` terms
         and the inputs (with the augmented view when a term uses z_aug)."""
         parallel.check_batch_size(spec.train.batch_size)
@@ -157,7 +146,8 @@ class Trainer:
         criterion = Criterion.from_specs(spec.losses, distributed=parallel.enabled)
         with parallel.local_main_first():  # one process per node computes the feature caches, the others load them
             inputs = build_inputs(spec, model, device, augmented_train="z_aug" in criterion.uses, progress=progress and parallel.is_main)
-        return cls(model, criterion, inputs, run, spec.train, parallel=parallel, device=device, progress=progress, spec=spec)
+        return cls(model, criterion, inputs, run, spec.train, parallel=parallel, device=device, progress=progress, spec=spec,
+                   tracker=tracker)
 
     @property
     def name(self) -> str:
@@ -221,14 +211,20 @@ class Trainer:
         batches = self.epoch_batches(epoch)
         # wrapped anew each epoch: DDP then syncs exactly this epoch's trainable parameters (text stage)
         forward = self.parallel.wrap(TrainingForward(self.model), self.device, idle_heads(self.model, self.criterion.uses))
-        running = LossTerms()
+        running, window = LossTerms(), TrainingWindow()
         bar = tqdm(batches, desc=f"epoch {epoch + 1}/{self.train.epochs}", disable=not self.progress, unit="batch")
         for step, batch in enumerate(bar):
             update = (step + 1) % self.train.grad_accumulation == 0 or step + 1 == len(batches)
             loss = self.backward(batch, forward, update)
             if update:
                 self.optimizer_step()
-            running.add({"loss": loss.total.detach(), **loss.terms})
+                self.optimizer_steps += 1
+            terms = {"loss": loss.total.detach(), **loss.terms}
+            running.add(terms)
+            if self.tracker is not None:
+                window.add(terms, len(batch["labels"]))
+                if update and (self.optimizer_steps % self.train.log_every == 0 or step + 1 == len(batches)):
+                    self.track({**window.scalars(self.parallel.world), **learning_rates(self.optimizer)})
             if self.progress and step % POSTFIX_EVERY == 0:  # reading the means waits for the device: not every step
                 bar.set_postfix({name: f"{value:.3f}" for name, value in running.means().items()})
         return running.means()
@@ -250,6 +246,11 @@ class Trainer:
         joined = self.parallel.concat(local)
         return replace(joined, metrics=evaluation_metrics(joined.labels, joined.probabilities, dataset.num_classes, dataset.metric))
 
+    def track(self, values: dict[str, float]) -> None:
+        """``values`` to the tracker at the current optimizer step (when there is a tracker)."""
+        if self.tracker is not None:
+            self.tracker.log_scalars(self.optimizer_steps, values)
+
     def selection_score(self, metrics: dict[str, float]) -> float:
         """Higher is better: accuracy or F1 as they are, the dev cross-entropy negated."""
         name = self.train.select_metric
@@ -263,21 +264,39 @@ class Trainer:
             self.restore()
         if self.parallel.is_main and self.spec is not None:
             self.run.write_config(self.spec)
-        for epoch in range(self.start_epoch, self.train.epochs):
-            epoch_start = time.perf_counter()
-            train_terms = self.train_epoch(epoch)
-            dev = self.evaluate_split("dev").metrics
-            record = {"epoch": epoch + 1, "train": train_terms, "dev": dev, "seconds": time.perf_counter() - epoch_start}
-            self.history.append(record)
-            improved = self.best is None or self.selection_score(dev) > self.selection_score(self.best["dev"])
-            if improved:
-                self.best = {"epoch": epoch + 1, "dev": dev}
-            if self.parallel.is_main:  # every rank holds the same weights; rank 0 writes the run directory
-                self.run.save_state(self.model, self.optimizer, self.scheduler, epoch + 1, self.history, self.best, self.ema,
-                                    best_model=self.evaluated_model if improved else None)
-                self.run.write_metrics(self.summary(None, time.perf_counter() - started))
-            logger.info("epoch %d: %s | dev %s", epoch + 1, _fmt(train_terms), _fmt(dev))
-        return self.finish(time.perf_counter() - started)
+        with self.tracking():
+            for epoch in range(self.start_epoch, self.train.epochs):
+                epoch_start = time.perf_counter()
+                train_terms = self.train_epoch(epoch)
+                dev = self.evaluate_split("dev").metrics
+                self.track({**{f"dev/{name}": value for name, value in dev.items()}, "epoch": epoch + 1})
+                record = {"epoch": epoch + 1, "train": train_terms, "dev": dev, "seconds": time.perf_counter() - epoch_start}
+                self.history.append(record)
+                improved = self.best is None or self.selection_score(dev) > self.selection_score(self.best["dev"])
+                if improved:
+                    self.best = {"epoch": epoch + 1, "dev": dev}
+                if self.parallel.is_main:  # every rank holds the same weights; rank 0 writes the run directory
+                    self.run.save_state(self.model, self.optimizer, self.scheduler, epoch + 1, self.history, self.best, self.ema,
+                                        best_model=self.evaluated_model if improved else None)
+                    self.run.write_metrics(self.summary(None, time.perf_counter() - started))
+                logger.info("epoch %d: %s | dev %s", epoch + 1, _fmt(train_terms), _fmt(dev))
+            return self.finish(time.perf_counter() - started)
+
+    @contextmanager
+    def tracking(self) -> Iterator[None]:
+        """On rank 0 without a given tracker: TensorBoard in ``<run>/tensorboard/`` (``train.tensorboard``) for the
+        block. Events an earlier session logged after the optimizer step training continues from are dropped (a
+        resumed run, or a new run over one that stopped before its first epoch finished)."""
+        if self.tracker is not None or not self.parallel.is_main:
+            yield
+            return
+        self.tracker = open_tensorboard(self.run.tensorboard, self.train.tensorboard, purge_step=self.optimizer_steps + 1)
+        try:
+            yield
+        finally:
+            if self.tracker is not None:
+                self.tracker.close()
+            self.tracker = None
 
     def finish(self, seconds: float) -> dict:
         """Reload the best-dev checkpoint, evaluate test there, write metrics.json and the plots."""
@@ -289,7 +308,15 @@ class Trainer:
             self.run.write_metrics(summary)
             self.run.write_card(summary)
             self.run.write_predictions("test", test, self.inputs.splits.label_names)
-            self.run.plot(summary, test.confusion(self.inputs.splits.num_classes), self.inputs.splits.label_names)
+            self.track({f"test/{name}": value for name, value in test.metrics.items()})
+            figures = run_figures(summary, test.confusion(self.inputs.splits.num_classes), self.inputs.splits.label_names)
+            try:
+                self.run.write_figures(figures)
+                for name, figure in figures.items():
+                    if self.tracker is not None:
+                        self.tracker.log_figure(f"figures/{name}", figure, self.optimizer_steps)
+            finally:
+                close_figures(figures)
         return summary
 
     def summary(self, test: Evaluation | None, seconds: float) -> dict:
@@ -322,6 +349,7 @@ class Trainer:
             raise ValueError(f"{self.run.root} has trained {state['epoch']} epochs already; --resume with train.epochs >= "
                              f"{state['epoch']} (got {self.train.epochs}), or start a new --out")
         self.start_epoch, self.history, self.best = state["epoch"], state["history"], state["best"]
+        self.optimizer_steps = self.start_epoch * self.steps_per_epoch()
         self.earlier_wall_s = self.run.recorded_wall_s()
         logger.info("resuming after epoch %d of %d", self.start_epoch, self.train.epochs)
 
