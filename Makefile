@@ -12,7 +12,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 install: $(BIN)/python
-	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev,serve]"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev,serve,tensorboard]"
 
 test: install
 	$(BIN)/python -m pytest
