@@ -101,6 +101,17 @@ def test_two_processes_train_like_one(runs):
 
 @pytest.mark.integration
 @needs_data
+def test_rank_0_alone_logs_the_global_batch_losses_to_tensorboard(runs):
+    accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+    _, two, _, one = runs
+    assert len(list((two / "tensorboard").glob("events.out.tfevents.*"))) == 1
+    ours, theirs = ({event.step: event.value for event in logged.Scalars("train/loss")}
+                    for logged in (accumulator.EventAccumulator(str(folder / "tensorboard")).Reload() for folder in (two, one)))
+    assert sorted(ours) == [3, 6] and ours == pytest.approx(theirs, rel=TOLERANCE)
+
+
+@pytest.mark.integration
+@needs_data
 def test_two_compiled_processes_train_like_one(runs, tmp_path):
     """``train.compile`` under DDP: 2 processes with the model's parts compiled (aot_eager backend) take the steps of
     the eager single process."""
