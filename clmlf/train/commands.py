@@ -68,12 +68,8 @@ def evaluate_run(run_dir: str, split: str, overrides: list[str]) -> dict:
 
 def predict_lines(run_dir: str, text: str | None, image: str | None, aspect: str | None, jsonl: str | None,
                   batch_size: int = 32) -> Iterator[str]:
-    """One JSON line per post: ``{"label": ..., "probabilities": {...}}`` (batch mode adds the input's ``id``).
-
-    Batch mode (``jsonl``: a file or ``-`` for stdin) predicts every line it can, ``batch_size`` posts per forward
-    pass, printing the predictions in input order: a bad line is reported on stderr as ``FILE:LINE: problem`` and
-    skipped, and a :class:`ValueError` counting the failures ends the stream. Relative image paths are read from the
-    JSONL file's folder (stdin: the working directory)."""
+    """One JSON line per post: ``{"label": ..., "probabilities": {...}}`` (batch mode, :func:`predict_jsonl`, adds
+    the input's ``id``)."""
     from clmlf.train.predict import Predictor
 
     if (text is None) == (jsonl is None):
@@ -86,7 +82,15 @@ def predict_lines(run_dir: str, text: str | None, image: str | None, aspect: str
     predictor = Predictor(run_dir)
     if text is not None:
         yield json.dumps(predictor(text, image, aspect))
-        return
+    else:
+        yield from predict_jsonl(predictor, jsonl, batch_size)
+
+
+def predict_jsonl(predictor, jsonl: str, batch_size: int = 32) -> Iterator[str]:
+    """``{"id", "label", "probabilities"}`` JSON lines for a JSONL file of posts (``-``: stdin), ``batch_size`` posts
+    per forward pass, in input order. A bad line is reported on stderr as ``FILE:LINE: problem`` and skipped, and a
+    :class:`ValueError` counting the failures ends the stream. Relative image paths are read from the JSONL file's
+    folder (stdin: the working directory)."""
     folder = Path.cwd() if jsonl == "-" else Path(jsonl).parent
     failed, total, pending = 0, 0, []
     with sys.stdin if jsonl == "-" else open(jsonl) as handle:
