@@ -131,13 +131,14 @@ def predict_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--image", help="path of the post's image")
     parser.add_argument("--aspect", help="aspect term (aspect datasets)")
     parser.add_argument("--jsonl", help='batch mode: a JSONL file of {"text", "image", "aspect"} objects ("-" = stdin)')
+    parser.add_argument("--batch-size", type=int, default=32, help="with --jsonl: posts per forward pass (default 32)")
 
 
 @command("predict", "predict labels for new posts; prints one JSON line per post", predict_arguments)
 def predict(args: argparse.Namespace) -> int:
     from clmlf.train.commands import predict_lines
 
-    for line in predict_lines(args.run_dir, args.text, args.image, args.aspect, args.jsonl):
+    for line in predict_lines(args.run_dir, args.text, args.image, args.aspect, args.jsonl, args.batch_size):
         print(line, flush=True)
     return 0
 

@@ -7,6 +7,7 @@ import pytest
 from clmlf.cli import main
 from clmlf.errors import SpecError
 from clmlf.train.commands import check_evaluation_overrides, predict_lines
+from clmlf.train.predict import Predictor
 from conftest import TINY_CONFIG
 
 
@@ -53,17 +54,21 @@ def test_evaluate_takes_data_and_execution_settings_only():
     assert [line.split(":")[0] for line in error.value.problems] == ["model.fusion.num_layers", "train.lr"]
 
 
-class FakePredictor:
+class FakePredictor(Predictor):
     """Records what the batch mode passes on; refuses the text "bad" like a real model refuses a bad input."""
 
     def __init__(self, run_dir):
-        self.calls = []
+        self.calls, self.batch_sizes = [], []
 
-    def __call__(self, text, image=None, aspect=None):
+    def prepare(self, text, image=None, aspect=None):
         if text == "bad":
             raise ValueError("this model needs an image")
         self.calls.append((text, image, aspect))
-        return {"label": "positive", "probabilities": {"positive": 1.0}}
+        return {"text": text}
+
+    def predict_prepared(self, items):
+        self.batch_sizes.append(len(items))
+        return [{"label": "positive", "probabilities": {"positive": 1.0}} for _ in items]
 
 
 def test_predict_batch_reports_bad_lines_and_goes_on(tmp_path, monkeypatch, capsys):
@@ -137,3 +142,17 @@ def test_predict_batch_reads_relative_images_from_the_files_folder(tmp_path, mon
 def test_resume_and_overwrite_do_not_combine(tmp_path, capsys):
     assert main(["train", str(TINY_CONFIG), "--out", str(tmp_path), "--resume", "--overwrite"]) == 2
     assert "pass one of them" in capsys.readouterr().err
+
+
+def test_predict_batch_size_sets_the_posts_per_forward_pass(tmp_path, monkeypatch, capsys):
+    import clmlf.train.predict
+
+    fake = FakePredictor(None)
+    monkeypatch.setattr(clmlf.train.predict, "Predictor", lambda run_dir: fake)
+    posts = tmp_path / "posts.jsonl"
+    posts.write_text("".join(json.dumps({"text": text}) + "\n" for text in ["a", "b", "bad", "c", "d", "e"]))
+    assert main(["predict", str(tmp_path), "--jsonl", str(posts), "--batch-size", "2"]) == 2
+    assert [json.loads(line)["id"] for line in capsys.readouterr().out.splitlines()] == ["1", "2", "4", "5", "6"]
+    assert fake.batch_sizes == [2, 2, 1]
+    assert main(["predict", str(tmp_path), "--jsonl", str(posts), "--batch-size", "0"]) == 2
+    assert "--batch-size 0: give at least 1" in capsys.readouterr().err

@@ -66,35 +66,47 @@ def evaluate_run(run_dir: str, split: str, overrides: list[str]) -> dict:
     return {"split": split, "samples": len(result.labels), **result.metrics}
 
 
-def predict_lines(run_dir: str, text: str | None, image: str | None, aspect: str | None, jsonl: str | None) -> Iterator[str]:
-    """One JSON line per post: ``{"label": ..., "probabilities": {...}}`` (batch mode adds the input's ``id``).
-
-    Batch mode (``jsonl``: a file or ``-`` for stdin) predicts every line it can: a bad line is reported on stderr as
-    ``FILE:LINE: problem`` and skipped, and a :class:`ValueError` counting the failures ends the stream. Relative image
-    paths are read from the JSONL file's folder (stdin: the working directory)."""
+def predict_lines(run_dir: str, text: str | None, image: str | None, aspect: str | None, jsonl: str | None,
+                  batch_size: int = 32) -> Iterator[str]:
+    """One JSON line per post: ``{"label": ..., "probabilities": {...}}`` (batch mode, :func:`predict_jsonl`, adds
+    the input's ``id``)."""
     from clmlf.train.predict import Predictor
 
     if (text is None) == (jsonl is None):
         raise ValueError("pass either --text (with --image) or --jsonl FILE")
+    if batch_size < 1:
+        raise ValueError(f"--batch-size {batch_size}: give at least 1 post per batch")
     if jsonl not in (None, "-") and not Path(jsonl).is_file():
         found = "a folder" if Path(jsonl).is_dir() else "not a regular file" if Path(jsonl).exists() else "no such file"
         raise ValueError(f"--jsonl {jsonl}: {found}; pass a JSONL file of posts (one JSON object per line), or - for stdin")
     predictor = Predictor(run_dir)
     if text is not None:
         yield json.dumps(predictor(text, image, aspect))
-        return
+    else:
+        yield from predict_jsonl(predictor, jsonl, batch_size)
+
+
+def predict_jsonl(predictor, jsonl: str, batch_size: int = 32) -> Iterator[str]:
+    """``{"id", "label", "probabilities"}`` JSON lines for a JSONL file of posts (``-``: stdin), ``batch_size`` posts
+    per forward pass, in input order. A bad line is reported on stderr as ``FILE:LINE: problem`` and skipped, and a
+    :class:`ValueError` counting the failures ends the stream. Relative image paths are read from the JSONL file's
+    folder (stdin: the working directory)."""
     folder = Path.cwd() if jsonl == "-" else Path(jsonl).parent
-    failed, total = 0, 0
+    failed, total, pending = 0, 0, []
     with sys.stdin if jsonl == "-" else open(jsonl) as handle:
         for number, line in enumerate(handle, 1):
             if not line.strip():
                 continue
             total += 1
             try:
-                yield json.dumps(predict_item(predictor, line, number, folder))
+                pending.append(prepare_line(predictor, line, number, folder))
             except (ValueError, TypeError) as error:  # DataError is a ValueError
                 failed += 1
                 print(f"{jsonl}:{number}: {error}", file=sys.stderr)
+            if len(pending) == batch_size:
+                yield from predicted_lines(predictor, pending)
+                pending = []
+    yield from predicted_lines(predictor, pending)
     if not total:
         raise ValueError(f"{jsonl}: no posts (the input is empty); write one JSON object per line, e.g. "
                          '{"text": "what a day", "image": "img/1.jpg"}')
@@ -102,21 +114,19 @@ def predict_lines(run_dir: str, text: str | None, image: str | None, aspect: str
         raise ValueError(f"{jsonl}: {failed} of {total} posts could not be predicted (listed above); the others were")
 
 
-def predict_item(predictor, line: str, number: int, folder: Path) -> dict:
-    """``{"id", "label", "probabilities"}`` for one JSONL line, checked as the ``jsonl`` dataset checks its posts
-    (:func:`clmlf.data.jsonl_dataset.field_problems`; ``label`` and ``text_translation`` are allowed and unused); the
-    id is a string, the line number by default."""
-    from clmlf.data.jsonl_dataset import field_problems
-
+def prepare_line(predictor, line: str, number: int, folder: Path) -> tuple[str, dict]:
+    """The post's id (a string, the line number by default) and the predictor's prepared item for one JSONL line,
+    checked as the ``jsonl`` dataset checks its posts (:meth:`~clmlf.train.predict.Predictor.prepare_post`)."""
     try:
-        item = json.loads(line)
+        post = json.loads(line)
     except json.JSONDecodeError as error:
         raise ValueError(f"not JSON ({error.msg} at column {error.colno})") from None
-    if not isinstance(item, dict):
-        raise ValueError(f'expected a JSON object with a "text" string (and "image", "aspect", "id" where needed), got '
-                         f"{type(item).__name__}")
-    wrong = field_problems(item)
-    if wrong:
-        raise ValueError("; ".join(wrong))
-    image = None if item.get("image") is None else folder / item["image"]  # an absolute path stays as it is
-    return {"id": str(item.get("id", number)), **predictor(item["text"], image, item.get("aspect"))}
+    item = predictor.prepare_post(post, folder)
+    return str(post.get("id", number)), item
+
+
+def predicted_lines(predictor, pending: list[tuple[str, dict]]) -> Iterator[str]:
+    """``{"id", "label", "probabilities"}`` JSON lines for prepared posts, predicted in one batch."""
+    if pending:
+        predictions = predictor.predict_prepared([item for _, item in pending])
+        yield from (json.dumps({"id": post_id, **prediction}) for (post_id, _), prediction in zip(pending, predictions))

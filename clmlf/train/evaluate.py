@@ -19,6 +19,12 @@ def autocast(device: torch.device, bf16: bool):
     return torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
 
 
+def forward_batch(model: CLMLF, batch: dict, device: torch.device, bf16: bool = False):
+    """The model's output for one batch made by :class:`~clmlf.train.inputs.Collator` (evaluation and prediction)."""
+    with autocast(device, bf16):
+        return model(**model_inputs(batch, device))
+
+
 @dataclass
 class Evaluation:
     metrics: dict[str, float]
@@ -42,8 +48,7 @@ def evaluate(
     model.eval()
     labels, probabilities, ids, pooled = [], [], [], []
     for batch in tqdm(loader, desc=description, leave=False, disable=not progress, unit="batch"):
-        with autocast(device, bf16):
-            output = model(**model_inputs(batch, device))
+        output = forward_batch(model, batch, device, bf16)
         probabilities.append(output.logits.float().softmax(-1).cpu())
         if keep_pooled:
             pooled.append(output.pooled.float().cpu())

@@ -99,7 +99,7 @@ class PostDataset(Dataset):
 class Collator:
     """List of dataset items -> batch dict of tensors: text fields via the formatter + tokenizer
     (``input_ids``, ``attention_mask``, ``token_type_ids``; ``aug_``-prefixed for the augmented view),
-    stacked images/features, ``labels`` (B,), ``ids`` and (cached text states) ``text_depth``."""
+    stacked images/features, ``labels`` (B,) (items with a ``label``), ``ids`` and (cached text states) ``text_depth``."""
 
     def __init__(self, tokenizer, formatter, max_length: int) -> None:
         self.tokenizer = tokenizer
@@ -120,7 +120,8 @@ class Collator:
         for key in ("pixel_values", "pixel_values_aug", "image_features", "image_features_aug"):
             if key in items[0]:
                 batch[key] = default_collate([item[key] for item in items])  # in a worker: stacked into shared memory
-        batch["labels"] = torch.tensor([item["label"] for item in items])
+        if "label" in items[0]:  # posts to predict have none
+            batch["labels"] = torch.tensor([item["label"] for item in items])
         batch["ids"] = [item["id"] for item in items]
         if "text_depth" in items[0]:
             batch["text_depth"] = items[0]["text_depth"]

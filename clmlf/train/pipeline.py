@@ -118,7 +118,7 @@ def build_inputs(
     train_view = augmentation_transform(model, data) if uses_images else None
     formatter = build_formatter(data)
     check_formatter(formatter, dataset, splits)
-    collator = Collator(text_tokenizer(model), formatter, model.text_encoder.max_length)
+    collator = build_collator(model, formatter)
     cache_images = uses_images and data.cache_image_features and cache_possible(model, "image_encoder", "data.cache_image_features")
     banks = feature_banks(spec, model, dataset, eval_view, train_view, device, augmented_train, splits, progress) if cache_images else {}
     def loader(name: str, text_features=None) -> DataLoader:
@@ -163,6 +163,11 @@ def build_formatter(data: DataSpec):
     formatter = data.formatter.build()
     require(formatter, "formatter", data.formatter.type, "uses_aspect")
     return formatter
+
+
+def build_collator(model: CLMLF, formatter) -> Collator:
+    """The collator that tokenises posts for ``model`` (training, evaluation and prediction)."""
+    return Collator(text_tokenizer(model), formatter, model.text_encoder.max_length)
 
 
 def text_tokenizer(model: CLMLF):
