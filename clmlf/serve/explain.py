@@ -60,7 +60,7 @@ class Explainer:
 
     def __init__(self, predictor: Predictor, limits: Limits = Limits()) -> None:
         self.predictor, self.limits = predictor, limits
-        tokenizer = predictor.tokenizer
+        tokenizer = predictor.collator.tokenizer
         self.shows_words = all(hasattr(tokenizer, name) for name in WORD_PIECES)
         self.special = set(tokenizer.all_special_tokens) if self.shows_words else set()
 
@@ -70,7 +70,7 @@ class Explainer:
 
     @property
     def uses_aspect(self) -> bool:
-        return self.predictor.formatter.uses_aspect
+        return self.predictor.collator.formatter.uses_aspect
 
     def describe(self) -> dict:
         """What a client needs to know to ask: labels, whether an image / an aspect is required, the limits."""
@@ -136,7 +136,7 @@ class Explainer:
         return result
 
     def words(self, input_ids: list[int]) -> list[tuple[str, list[int]]]:
-        return post_words(self.predictor.tokenizer, input_ids, self.special) if self.shows_words else []
+        return post_words(self.predictor.collator.tokenizer, input_ids, self.special) if self.shows_words else []
 
     @staticmethod
     def fusion(attention: tuple[Tensor, ...], text_length: int, words: list[tuple[str, list[int]]]) -> dict:

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import torch
+from PIL import Image
 
 from clmlf.contracts import image_view_options
 from clmlf.data.errors import BadImageError, DataError
