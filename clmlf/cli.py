@@ -1,4 +1,5 @@
-"""The ``clmlf`` command line: train / evaluate / predict, ablate / visualize, validate, components, schema, dataset-info."""
+"""The ``clmlf`` command line: train / evaluate / predict, ablate / visualize, validate, presets, components, schema,
+dataset-info."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def command(name: str, help: str, arguments: Callable[[argparse.ArgumentParser],
 
 
 def config_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", help="YAML experiment config, e.g. configs/tiny.yaml")
+    parser.add_argument("config", help="YAML experiment config: a path, or a preset name such as tiny (`clmlf presets`)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config value by dotted key (repeatable), e.g. --set model.fusion.num_layers=2")
 
@@ -66,6 +67,15 @@ def components(args: argparse.Namespace) -> int:
         print(f"{kind}:")
         for name in names:
             print(f"  {name:<22} {reg.entry(kind, name).module}")
+    return 0
+
+
+@command("presets", "list the preset configs shipped with clmlf, one line each (pass a name as a config)")
+def presets(args: argparse.Namespace) -> int:
+    from clmlf.presets import preset_description, preset_files
+
+    for name, file in preset_files().items():
+        print(f"{name:<24} {preset_description(file)}")
     return 0
 
 
@@ -145,23 +155,25 @@ def predict(args: argparse.Namespace) -> int:
 
 def dataset_info_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", help="mvsa_single, mvsa_multiple, hfm, twitter2015, twitter2017 (or a plugin dataset), "
-                                     "or a config file (YAML/JSON) whose data.dataset to read (a jsonl dataset, say)")
+                                     "or a config file (YAML/JSON) or preset whose data.dataset to read (a jsonl dataset, say)")
     parser.add_argument("--root", default=None, help="data root (default: CLMLF_DATA_DIR, then a shared/data folder found upwards from here)")
 
 
 @command("dataset-info", "print split sizes and train class counts as JSON", dataset_info_arguments)
 def dataset_info(args: argparse.Namespace) -> int:
+    from clmlf.presets import preset_files
     from clmlf.registry import registry
     from clmlf.spec import load_spec, validate_spec
     from clmlf.train.pipeline import build_splits
 
-    if Path(args.name).is_file():
+    reg = registry()
+    if Path(args.name).is_file() or (args.name not in reg.names("dataset") and args.name in preset_files()):
         data = load_spec(args.name).data
         if data is None:
             raise ValueError(f"{args.name} has no data section: nothing to describe")
         spec, root = data.dataset, args.root or data.root
     else:
-        spec, root = validate_spec(registry().entry("dataset", args.name).spec, {"type": args.name}, f"dataset {args.name!r}"), args.root
+        spec, root = validate_spec(reg.entry("dataset", args.name).spec, {"type": args.name}, f"dataset {args.name!r}"), args.root
     print(json.dumps(build_splits(spec, root).info()))
     return 0
 

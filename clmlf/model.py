@@ -392,5 +392,5 @@ def library_versions() -> dict[str, str]:
 
 
 def build_model(spec: Any) -> CLMLF:
-    """A :class:`CLMLF` from an ExperimentSpec, ModelSpec, mapping or YAML path."""
+    """A :class:`CLMLF` from an ExperimentSpec, ModelSpec, mapping, YAML path or preset name (``"tiny"``)."""
     return CLMLF.from_spec(load_model_spec(spec))

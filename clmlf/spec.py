@@ -133,15 +133,15 @@ def validate_spec(spec_cls: type[BaseModel], data: Any, source: str = "spec", pr
         raise SpecError(source, format_errors(error, prefix)) from None
 
 
-def read_yaml(path: str | Path) -> dict[str, Any]:
-    """A YAML mapping from ``path``; missing files and syntax errors become :class:`SpecError`."""
+def read_yaml(source: str | Path) -> dict[str, Any]:
+    """The YAML mapping of a config path or preset name (:func:`clmlf.presets.resolve_config`); a missing file or
+    preset and syntax errors become :class:`SpecError`."""
     import yaml
 
+    from clmlf.presets import resolve_config
     from clmlf.yaml_strict import load_strict
 
-    path = Path(path)
-    if not path.is_file():
-        raise SpecError(str(path), ["file not found (pass a YAML config path, e.g. configs/tiny.yaml)"])
+    path = resolve_config(source)
     try:
         data = load_strict(path.read_text())
     except (yaml.YAMLError, ValueError) as error:
@@ -466,7 +466,8 @@ class ExperimentSpec(BaseModel):
 
 
 def load_spec(source: str | Path | Mapping[str, Any], overrides: list[str] | None = None) -> ExperimentSpec:
-    """An :class:`ExperimentSpec` from a YAML path or a mapping; raises :class:`SpecError` listing every problem."""
+    """An :class:`ExperimentSpec` from a YAML path, a preset name (``"tiny"``, ``clmlf presets``) or a mapping; raises
+    :class:`SpecError` listing every problem."""
     if isinstance(source, Mapping):
         data, name = dict(source), "spec"
     else:
@@ -483,7 +484,7 @@ def load_spec(source: str | Path | Mapping[str, Any], overrides: list[str] | Non
 def load_model_spec(source: ExperimentSpec | ModelSpec | str | Path | Mapping[str, Any]) -> ModelSpec:
     """A :class:`ModelSpec` from any accepted form (a mapping may be an experiment or a bare model)."""
     if not isinstance(source, (ModelSpec, ExperimentSpec, str, Path, Mapping)):
-        raise TypeError(f"expected a ModelSpec, an ExperimentSpec, a YAML path or a mapping; got {type(source).__name__}")
+        raise TypeError(f"expected a ModelSpec, an ExperimentSpec, a YAML path, a preset name or a mapping; got {type(source).__name__}")
     if isinstance(source, ModelSpec):
         return source
     if isinstance(source, ExperimentSpec):

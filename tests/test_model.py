@@ -65,7 +65,7 @@ def test_from_pretrained_names_a_damaged_file(tiny_model, tmp_path):
 
 
 def test_build_model_names_what_it_takes():
-    with pytest.raises(TypeError, match="a YAML path or a mapping; got int"):
+    with pytest.raises(TypeError, match="a preset name or a mapping; got int"):
         clmlf.build_model(42)
 
 

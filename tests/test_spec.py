@@ -41,7 +41,7 @@ def test_yaml_syntax_and_missing_file(tmp_path):
     bad.write_text("model: {text_encoder: [\n")
     with pytest.raises(clmlf.SpecError, match="invalid YAML"):
         clmlf.load_spec(bad)
-    with pytest.raises(clmlf.SpecError, match="file not found"):
+    with pytest.raises(clmlf.SpecError, match="no such file, and no preset of that name"):
         clmlf.load_spec(tmp_path / "nope.yaml")
 
 
