@@ -8,6 +8,7 @@ time*, so a plugin's spec validates exactly like a built-in one and errors keep 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -400,6 +401,7 @@ class TrainSpec(BaseModel):
         return cpu_has_native_bf16() if self.bf16_cpu == "auto" else self.bf16_cpu
 
 
+@functools.cache
 def cpu_has_native_bf16() -> bool:
     """Whether this CPU multiplies bf16 natively (AVX512-BF16 or AMX tiles), where bf16 autocast speeds training up."""
     import torch

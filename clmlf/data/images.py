@@ -45,12 +45,13 @@ def load_image(path: str | Path | BinaryIO, sample_id: str | None = None, max_pi
 
     Raises :class:`BadImageError` (naming ``sample_id`` and ``path``) for anything that is not a usable image.
     """
-    source = path if hasattr(path, "read") else Path(path)
-    path = Path("<upload>") if hasattr(path, "read") else source
+    upload = hasattr(path, "read")
+    source = path if upload else Path(path)
+    path = Path("<upload>") if upload else source
     try:
-        if source is path and path.exists() and not path.is_file():  # a FIFO would block the read, a device never end it
+        if not upload and path.exists() and not path.is_file():  # a FIFO would block the read, a device never end it
             raise BadImageError(path, "not a regular file (a folder, FIFO or device)", sample_id)
-        if source is path and path.is_file() and path.stat().st_size == 0:
+        if not upload and path.is_file() and path.stat().st_size == 0:
             raise BadImageError(path, "the file is empty", sample_id)
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

@@ -1,8 +1,8 @@
 """Where the datasets live: explicit ``root`` > ``$CLMLF_DATA_DIR`` > a ``shared/data`` folder found by walking up.
 
 The walk starts from this package's directory and from the current working directory and checks
-``<ancestor>/shared/data`` for every ancestor, so a checkout at ``<work>/main`` finds ``<work>/shared/data``
-(the repository's ``../shared/data``) whether it is run from the checkout or installed into its virtualenv.
+``<ancestor>/shared/data`` for every ancestor, so a checkout at ``<work>/main`` finds ``<work>/shared/data`` (a data
+folder beside the checkout) whether it is run from the checkout or installed into its virtualenv.
 An explicit root or the environment variable that points nowhere is an error, never a silent fallback.
 """
 

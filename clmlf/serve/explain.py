@@ -70,7 +70,7 @@ class Explainer:
 
     @property
     def uses_aspect(self) -> bool:
-        return self.predictor.collator.formatter.uses_aspect
+        return self.predictor.uses_aspect
 
     def describe(self) -> dict:
         """What a client needs to know to ask: labels, whether an image / an aspect is required, the limits."""

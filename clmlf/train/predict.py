@@ -79,8 +79,9 @@ class Predictor:
         return self.prepare(post["text"], image, post.get("aspect"))
 
     def prepare(self, text: str, image: str | Path | Image.Image | None = None, aspect: str | None = None) -> dict:
-        """One post checked and its image read (a path, or an RGB image already loaded): the item :meth:`predict_prepared` batches. A post the model cannot
-        read raises a :class:`ValueError` (or :class:`TypeError`) saying what to give instead."""
+        """One post checked and its image read (a path, or an RGB image already loaded): the item
+        :meth:`predict_prepared` batches. A post the model cannot read raises a :class:`ValueError` (or
+        :class:`TypeError`) saying what to give instead."""
         if not isinstance(text, str):
             raise TypeError(f"text must be a string; got {type(text).__name__}")
         if self.uses_aspect and aspect is None:
