@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every GPU-only check and measurement of this repository in one call of a lent GPU machine (see README "Benchmarks").
+# Every GPU-only check and measurement of this repository in one call of a lent GPU machine (see docs/benchmarks.md).
 #
 #   bash benchmarks/gpu_session.sh prepare     # here, on the CPU machine: wheels the GPU image lacks, an MVSA-Single
 #                                              # subset for the input benchmark, all under .gpu/ (ignored, ~25 MiB)

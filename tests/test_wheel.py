@@ -74,7 +74,7 @@ def test_the_wheel_resolves_presets_by_name_and_trains_outside_the_repository(wh
 @pytest.mark.skipif(not OLDER_TORCH, reason="no torch 2.13.0 wheel in /opt/wheels")
 def test_installing_the_wheel_keeps_an_older_supported_torch(wheel, tmp_path):
     """pip resolves clmlf's dependencies around the torch and torchvision it finds (2.13.0, 0.28.0) instead of replacing
-    them. (Without a torchvision installed, pip takes the newest one, which asks for a newer torch: README "Install".)"""
+    them. (Without a torchvision installed, pip takes the newest one, which asks for a newer torch: docs/compatibility.md.)"""
     python = fresh_venv(tmp_path / "venv")
     run(python, "-m", "pip", "install", "-q", "--no-deps", OLDER_TORCH[-1], "torchvision==0.28.0")
     report = tmp_path / "report.json"

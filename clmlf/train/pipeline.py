@@ -36,7 +36,7 @@ def require_data(spec: ExperimentSpec) -> DataSpec:
 
 def build_splits(dataset: ComponentSpec, root: str | None = None) -> DatasetSplits:
     """The splits a dataset spec (built-in or plugin) builds, read from ``root`` when given: a plugin dataset must
-    take ``root`` if one is given and must return :class:`DatasetSplits` (README, "Write a plugin")."""
+    take ``root`` if one is given and must return :class:`DatasetSplits` (docs/plugins.md)."""
     if root is not None and "root" not in type(dataset).model_fields:
         raise SpecError("config", [f"data.root: dataset {dataset.type!r} has no root field; drop data.root (--root) "
                                    "or give its spec a root field"])
