@@ -1,5 +1,7 @@
 """The built wheel, installed into a fresh environment and run from a folder outside the repository: presets resolve
-by name (package data), a tiny run trains; installed beside an older supported torch and its torchvision, it keeps them."""
+by name (package data), a tiny run trains and logs TensorBoard events, its checkpoint carries a model card and reloads
+by Hub id from an offline cache, and predict --jsonl runs batched; installed beside an older supported torch and its
+torchvision, it keeps them."""
 
 from __future__ import annotations
 
@@ -68,7 +70,29 @@ def test_the_wheel_resolves_presets_by_name_and_trains_outside_the_repository(wh
     trained = run(clmlf, "train", "tiny.yaml", "--set", dataset, "--set", "train.epochs=1", "--set", "train.batch_size=6",
                   "--out", "runs/tiny", "--no-progress", cwd=elsewhere, env=env).stdout
     assert json.loads(trained)["run"] == "runs/tiny" and 0 <= json.loads(trained)["test"]["accuracy"] <= 1
-    assert (elsewhere / "runs" / "tiny" / "metrics.json").is_file()
+    run_dir = elsewhere / "runs" / "tiny"
+    assert (run_dir / "metrics.json").is_file()
+    the_installed_run_is_shareable_and_predicts_in_batches(python, run_dir, posts, env)
+
+
+def the_installed_run_is_shareable_and_predicts_in_batches(python: Path, run_dir: Path, posts: Path, env: dict[str, str]) -> None:
+    """What the wheel's tiny run gives a user: TensorBoard events, a model card, a reload by Hub id from an offline
+    cache, and batched ``predict --jsonl``."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from test_sharing import cache_repo
+
+    tags = EventAccumulator(str(run_dir / "tensorboard")).Reload().Tags()["scalars"]
+    assert {"train/loss", "dev/accuracy", "train/samples_per_s"} <= set(tags), tags
+    assert "library_name: clmlf" in (run_dir / "checkpoint" / "README.md").read_text()
+    cache_repo(run_dir / "checkpoint", run_dir.parent / "hub-cache", "someuser/tiny-clmlf")
+    hub = {**env, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(run_dir.parent / "hub-cache")}
+    loaded = run(python, "-c", "import clmlf; print(type(clmlf.CLMLF.from_pretrained('someuser/tiny-clmlf')).__name__)",
+                 cwd=run_dir.parent, env=hub).stdout
+    assert loaded.strip() == "CLMLF"
+    predicted = run(python.parent / "clmlf", "predict", run_dir, "--jsonl", posts / "test.jsonl", "--batch-size", "4",
+                    cwd=run_dir.parent, env=env).stdout.splitlines()
+    assert [json.loads(line)["id"] for line in predicted] == [f"test-{index}" for index in range(6)]
 
 
 @pytest.mark.skipif(not OLDER_TORCH, reason="no torch 2.13.0 wheel in /opt/wheels")
