@@ -11,6 +11,7 @@ os.environ.setdefault("TRITON_INTERPRET", "1")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 from _loss_cases import LOSSES, inputs, run  # noqa: E402
+from _triton_interpreter import interpreter_problem  # noqa: E402
 
 from clmlf.losses import fused, lbcl  # noqa: E402
 
@@ -18,6 +19,8 @@ pytest.importorskip("triton")
 _built = sys.modules.get("clmlf.losses.fused.triton_kernels")
 if os.environ["TRITON_INTERPRET"] != "1" or getattr(_built, "INTERPRETED", True) is False:
     pytest.skip("Triton kernels were already built without the interpreter", allow_module_level=True)
+if interpreter_problem():
+    pytest.skip(interpreter_problem(), allow_module_level=True)
 
 
 @pytest.mark.parametrize("n,d", [(3, 3), (70, 20), (130, 40)])

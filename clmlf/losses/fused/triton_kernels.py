@@ -40,7 +40,7 @@ def _dots(Q, K, rows, cols, n, m, d, stride_q, stride_k, ACC: tl.constexpr, PREC
         ks = start + tl.arange(0, BK)
         q = tl.load(Q + rows[:, None] * stride_q + ks[None, :], mask=(rows[:, None] < n) & (ks[None, :] < d), other=0.0)
         k = tl.load(K + cols[:, None] * stride_k + ks[None, :], mask=(cols[:, None] < m) & (ks[None, :] < d), other=0.0)
-        acc = tl.dot(q, tl.trans(k), acc, input_precision=PRECISION)
+        acc = tl.dot(q, tl.trans(k), acc, input_precision=PRECISION, out_dtype=ACC)
     return acc
 
 
