@@ -1,4 +1,5 @@
 import json
+import re
 import os
 from pathlib import Path
 
@@ -33,7 +34,8 @@ def test_components_and_schema(capsys):
     assert main(["schema"]) == 0
     schema = json.loads(capsys.readouterr().out)
     fusion = schema["$defs"]["ModelSpec"]["properties"]["fusion"]
-    assert "transformer" in json.dumps(fusion)
+    referenced = [schema["$defs"][name] for name in re.findall(r"#/\$defs/(\w+)", json.dumps(fusion))]
+    assert '"transformer"' in json.dumps([fusion, referenced])  # a `type` it may take, inline or by reference
 
 
 def test_an_interrupted_training_says_how_to_continue(tmp_path, monkeypatch, capsys):

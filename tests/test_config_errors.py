@@ -31,7 +31,19 @@ def test_a_component_its_library_refuses_is_named(tmp_path, capsys):
                  "--set", "model.text_encoder.config_overrides.hidden_size=abc"]) == 2
     error = capsys.readouterr().err
     assert error.startswith(f"error: {TINY_CONFIG}: 1 problem\n  - model.text_encoder: 'minilm' failed to build (")
-    assert "hidden_size" in error and "fix the value it names in model.text_encoder" in error
+    assert "fix the value it names in model.text_encoder" in error
+    if transformers_checks_config_values():  # transformers 5 names the field; 4.x fails later, inside torch
+        assert "hidden_size" in error
+
+
+def transformers_checks_config_values() -> bool:
+    from transformers import BertConfig
+
+    try:
+        BertConfig(hidden_size="abc")
+    except Exception:  # noqa: BLE001 - huggingface_hub's StrictDataclassFieldValidationError in transformers 5
+        return True
+    return False
 
 
 @pytest.mark.parametrize("assignment, field", [("data.image_size=100000", "data.image_size"),

@@ -3,7 +3,7 @@ and are reused by ``clmlf ablate``.
 
 PINNED holds the one-epoch metrics of the tiny config (TINY_RUN: 32 real MVSA-Single samples, batch 8) computed with
 the code before the list of terms (commit e9090af, on a CPU with one thread); the old mapping and the list must give
-exactly these numbers.
+exactly these numbers with the library versions of PINNED_VERSIONS, and the same numbers as each other anywhere.
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ PINNED = {
     },
 }
 
+PINNED_VERSIONS = ("2.14.1", "5.25.0", "1.0.31")
+"""torch, transformers and timm when PINNED was computed."""
 data = pytest.mark.skipif(not has_real_data(), reason="real data (../shared/data) absent")
 
 
@@ -63,13 +65,23 @@ def one_epoch(metrics: dict) -> dict:
 
 
 @data
-@pytest.mark.parametrize("case, form", [("default", "list"), ("default", "mapping"), ("variant", "list"), ("variant", "mapping")])
-def test_list_and_old_mapping_train_bit_identically_to_the_old_code(tmp_path, one_thread, case, form):
-    if form == "list":
-        spec = clmlf.load_spec(TINY_CONFIG, TINY_RUN + (VARIANT_LIST if case == "variant" else []))
-    else:
-        spec = clmlf.load_spec(mapping_form({**OLD_DEFAULTS, **(VARIANT_MAPPING if case == "variant" else {})}), TINY_RUN)
-    assert one_epoch(train(spec, tmp_path / "run", progress=False)) == PINNED[case]
+@pytest.mark.parametrize("case", ["default", "variant"])
+def test_list_and_old_mapping_train_bit_identically_to_the_old_code(tmp_path, one_thread, case):
+    forms = {"list": clmlf.load_spec(TINY_CONFIG, TINY_RUN + (VARIANT_LIST if case == "variant" else [])),
+             "mapping": clmlf.load_spec(mapping_form({**OLD_DEFAULTS, **(VARIANT_MAPPING if case == "variant" else {})}), TINY_RUN)}
+    metrics = [one_epoch(train(spec, tmp_path / form, progress=False)) for form, spec in forms.items()]
+    assert metrics[0] == metrics[1]
+    if in_the_pinned_environment():
+        assert metrics[0] == PINNED[case]
+
+
+def in_the_pinned_environment() -> bool:
+    """Whether torch, transformers and timm are the versions PINNED was computed with (constraints.txt); other
+    versions initialise and compute slightly differently, so there the two forms are compared with each other only."""
+    import timm
+    import transformers
+
+    return (torch.__version__.split("+")[0], transformers.__version__, timm.__version__) == PINNED_VERSIONS
 
 
 def test_the_old_mapping_is_read_as_terms_with_one_notice(caplog, monkeypatch):
@@ -114,8 +126,8 @@ def test_old_run_configs_match_the_list_form(tmp_path):
 @data
 def test_a_run_saved_with_the_mapping_resumes_with_the_list(tmp_path, one_thread):
     spec = clmlf.load_spec(mapping_form(OLD_DEFAULTS), TINY_RUN)
-    train(spec, tmp_path, progress=False)
+    first = train(spec, tmp_path, progress=False)
     (tmp_path / "config.json").write_text(old_run_config(spec, {}))
     resumed = train(clmlf.load_spec(TINY_CONFIG, [*TINY_RUN, "train.epochs=2"]), tmp_path, resume=True, progress=False)
-    assert resumed["epochs"][0]["train"] == PINNED["default"]["train"]
+    assert resumed["epochs"][0]["train"] == first["epochs"][0]["train"]
     assert len(resumed["epochs"]) == 2 and set(resumed["epochs"][1]["train"]) == {"loss", "sc", "lbcl", "dbcl"}
