@@ -4,15 +4,19 @@
   line above it says ``<!-- tested by tests/FILE.py -->`` (that file runs it: it must name the page) or
   ``<!-- not run: why -->``;
 - a block whose first line is ``# PATH`` of a repository file is a verbatim excerpt of that file;
-- every ``clmlf`` command line in a ```bash block parses with the real command-line parser;
+- every ``clmlf`` command line in a ```bash block parses with the real command-line parser, and a block under
+  ``<!-- run by tests/test_docs.py -->`` runs in bash, in a scratch folder;
 - every relative link points at a file of the repository (and at a heading of it, with ``#anchor``);
 - the configuration errors shown in docs/configs.md are what ``clmlf validate`` prints.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +24,7 @@ import pytest
 import torch
 
 from clmlf.presets import preset_files
-from conftest import REPO
+from conftest import REPO, has_real_data
 
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 FENCE = re.compile(r"(?:<!-- (?P<note>[^\n]*?) -->\n)?```(?P<lang>[\w-]*)[^\n]*\n(?P<body>.*?)```", flags=re.S)
@@ -162,6 +166,24 @@ def test_a_command_line_parses(name, argv, capsys):
     except SystemExit as error:
         pytest.fail(f"{name}: `clmlf {' '.join(argv)}` does not parse: {capsys.readouterr().err.strip()}")
         raise AssertionError from error
+
+
+RUN_SHELL = [block for block in BLOCKS if block.lang == "bash" and block.note == "run by tests/test_docs.py"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not has_real_data(), reason="real data (MVSA-Single) absent: set CLMLF_DATA_DIR")
+@pytest.mark.parametrize("block", RUN_SHELL, ids=lambda block: block.name)
+def test_a_shell_example_runs(block, tmp_path):
+    """With this environment's ``clmlf`` and ``torchrun`` first on PATH."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", block.body], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=900)
+    assert done.returncode == 0, f"{block.name}'s example failed:\n{block.body}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+
+
+def test_the_pages_run_shell_examples():
+    assert {block.name for block in RUN_SHELL} == {"docs/experiments.md", "docs/distributed.md"}
 
 
 def anchors(page: Path) -> set[str]:
