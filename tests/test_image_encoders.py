@@ -56,6 +56,16 @@ def test_fixed_size_vit_is_refused_with_both_fixes_and_model_kwargs_fix_it():
     assert dynamic.fixed_size is None and encode(dynamic)[0].hidden.shape == (2, 17, 16)
 
 
+def test_channels_last_maps_give_one_token_per_position():
+    """MambaOut (like Swin) returns its map as (B, h, w, C): each token is one position's C channels."""
+    encoder = timm_image_encoder("test_mambaout", pretrained=False, d_model=16)
+    output, features = encode(encoder)
+    with torch.no_grad():
+        nhwc = encoder.backbone.model.forward_features(encoder.normalise(PIXELS))
+    assert nhwc.shape[-1] == encoder.backbone.model.num_features and features.shape[1] == nhwc.shape[-1]
+    torch.testing.assert_close(output.hidden[:, 1:], encoder.project(nhwc.flatten(1, 2)))
+
+
 @pytest.mark.parametrize("builder", [lambda **o: timm_image_encoder("test_convnext", pretrained=False, **o),
                                      lambda **o: torchvision_resnet_encoder(18, pretrained=False, **o)])
 def test_cnn_maps_pool_to_the_grid(builder):

@@ -11,14 +11,20 @@ from clmlf.encoders.image_tokens import ImageDataConfig, ImageTokenEncoder, Imag
 
 
 class TimmFeatures(nn.Module):
-    """timm model -> ``forward_features`` (B, C, h, w) for CNNs, (B, P + N, C) for ViTs (P prefix tokens)."""
+    """timm model -> ``forward_features`` (B, C, h, w) for CNNs, (B, P + N, C) for ViTs (P prefix tokens).
+
+    Models whose maps come out channels-last (timm's ``output_fmt`` "NHWC": Swin, MambaOut, ...) give (B, h, w, C),
+    permuted here to (B, C, h, w)."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
+        output_fmt = getattr(model, "output_fmt", "NCHW")
+        self.channels_last_maps = getattr(output_fmt, "value", output_fmt) == "NHWC"
 
     def forward(self, pixel_values: Tensor) -> Tensor:
-        return self.model.forward_features(pixel_values)
+        features = self.model.forward_features(pixel_values)
+        return features.permute(0, 3, 1, 2) if self.channels_last_maps and features.dim() == 4 else features
 
 
 def timm_data_config(model: nn.Module) -> ImageDataConfig:
