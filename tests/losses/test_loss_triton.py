@@ -11,16 +11,18 @@ os.environ.setdefault("TRITON_INTERPRET", "1")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 from _loss_cases import LOSSES, inputs, run  # noqa: E402
-from _triton_interpreter import interpreter_problem  # noqa: E402
 
 from clmlf.losses import fused, lbcl  # noqa: E402
+from clmlf.losses.fused import triton_backend  # noqa: E402
 
 pytest.importorskip("triton")
 _built = sys.modules.get("clmlf.losses.fused.triton_kernels")
 if os.environ["TRITON_INTERPRET"] != "1" or getattr(_built, "INTERPRETED", True) is False:
     pytest.skip("Triton kernels were already built without the interpreter", allow_module_level=True)
-if interpreter_problem():
-    pytest.skip(interpreter_problem(), allow_module_level=True)
+try:
+    triton_backend.kernels(torch.device("cpu"))
+except RuntimeError as error:  # an interpreter that cannot run these kernels: the error names versions and fix
+    pytest.skip(str(error), allow_module_level=True)
 
 
 @pytest.mark.parametrize("n,d", [(3, 3), (70, 20), (130, 40)])
@@ -147,3 +149,12 @@ def test_triton_never_builds_an_n_by_n_tensor(loss, monkeypatch):
         run(loss, "triton", z, second, torch.tensor(0.1, requires_grad=True, dtype=torch.float64))
     # the interpreter hands kernels their arguments as bytes: a 16-row fp64 strip is 16·n·8 bytes < N² = 90,000
     assert 0 < spy.largest <= 16 * n * 8
+
+
+def test_interpreter_that_cannot_run_loops_is_a_clear_error(monkeypatch):
+    from clmlf.losses.fused import triton_kernels
+
+    monkeypatch.setattr(triton_kernels, "interpreter_runs_loops", lambda: False)
+    z, labels = inputs("lbcl/supcon", 4, 3)
+    with pytest.raises(RuntimeError, match="Install triton >= 3.7 or numpy < 2.4"):
+        lbcl(z, labels, impl="triton")

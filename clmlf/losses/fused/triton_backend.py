@@ -261,4 +261,11 @@ def kernels(device: torch.device) -> Kernels:
             f"impl='triton' got tensors on {device}; Triton kernels run on CUDA, or on CPU only in Triton's "
             "interpreter (set TRITON_INTERPRET=1 before triton is first imported). Use impl='chunked' on CPU."
         )
-    return INTERPRETER_KERNELS if tk.INTERPRETED else KERNELS
+    if not tk.INTERPRETED:
+        return KERNELS
+    if not tk.interpreter_runs_loops():
+        raise RuntimeError(
+            "impl='triton' on CPU: this Triton's interpreter cannot run loops with runtime bounds (triton 3.6's "
+            "interpreter with numpy >= 2.4). Install triton >= 3.7 or numpy < 2.4, or use impl='chunked' on CPU."
+        )
+    return INTERPRETER_KERNELS

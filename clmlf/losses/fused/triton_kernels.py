@@ -20,16 +20,41 @@ Operands are bfloat16/float16 (tensor-core dots, float32 accumulation and statis
 dots on GPU, about float32 accuracy; IEEE in the interpreter) or float64 (IEEE).
 
 Importing this module imports Triton; with ``TRITON_INTERPRET=1`` set *before* that import the kernels run
-on CPU tensors in Triton's interpreter (used by the tests).
+on CPU tensors in Triton's interpreter (used by the tests). Every ``tl.dot`` names its ``out_dtype`` (that of its
+accumulator): triton < 3.8 defaults it to float32 and refuses a float64 accumulator.
 """
 
 from __future__ import annotations
 
+import functools
+
+import torch
 import triton
 import triton.language as tl
 
 INTERPRETED: bool = bool(triton.knobs.runtime.interpret)
 """Whether these kernels were built for the interpreter (CPU tensors allowed)."""
+
+
+@triton.jit
+def _count_kernel(OUT, n):
+    """OUT[0] = n, counted by a loop with a runtime bound (as every kernel below has)."""
+    count = 0
+    for _ in range(0, n):
+        count += 1
+    tl.store(OUT, count)
+
+
+@functools.cache
+def interpreter_runs_loops() -> bool:
+    """Whether Triton's interpreter runs a loop whose bound is a kernel argument. Triton 3.6's interpreter reads
+    such a bound with ``int()`` of a 1-element array, which numpy >= 2.4 refuses (triton 3.7 fixed it)."""
+    out = torch.zeros(1, dtype=torch.int32)
+    try:
+        _count_kernel[(1,)](out, 3)
+    except (triton.runtime.errors.InterpreterError, TypeError):
+        return False
+    return out.item() == 3
 
 
 @triton.jit
