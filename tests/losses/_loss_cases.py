@@ -50,3 +50,15 @@ def run(loss: str, impl: str, z: Tensor, second: Tensor, temperature=0.07, kerne
         value = (lbcl if family == "lbcl" else dbcl)(z, second, temperature, variant=variant, impl=impl)
     wrt = [t for t in (z, second, temperature) if isinstance(t, Tensor) and t.requires_grad]
     return value, list(torch.autograd.grad(value, wrt))
+
+
+def triton_refusal() -> str | None:
+    """Why ``impl="triton"`` cannot run on the CPU in this process (the library's error, naming versions and the fix,
+    e.g. an interpreter that cannot run these kernels), or None when it can."""
+    from clmlf.losses.fused import triton_backend
+
+    try:
+        triton_backend.kernels(torch.device("cpu"))
+    except RuntimeError as error:
+        return str(error)
+    return None

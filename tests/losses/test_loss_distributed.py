@@ -12,11 +12,10 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-from _loss_cases import LOSSES, inputs, run
+from _loss_cases import LOSSES, inputs, run, triton_refusal
 
 from clmlf.losses import CrossEntropyLoss, dbcl, lbcl
 from clmlf.losses.distributed import scale_grad_for_ddp
-from clmlf.losses.fused import triton_backend
 
 SIZES = (5, 8)
 IMPLS = ("reference", "chunked", "triton")
@@ -33,21 +32,12 @@ def classification_inputs() -> tuple[torch.Tensor, torch.Tensor]:
     return torch.randn(sum(SIZES), 3, dtype=torch.float64, generator=generator), torch.randint(3, (sum(SIZES),), generator=generator)
 
 
-def _triton_refusal() -> str | None:
-    """Why Triton's interpreter cannot run the kernels in this process (its clear error), or None."""
-    try:
-        triton_backend.kernels(torch.device("cpu"))
-    except RuntimeError as error:
-        return str(error)
-    return None
-
-
 def _worker(rank: int, port: int, out: str) -> None:
     os.environ["TRITON_INTERPRET"] = "1"  # before the lazy triton import
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=len(SIZES))
     pair_group = dist.new_group(ranks=list(range(len(SIZES))))
-    results = {"triton refusal": _triton_refusal()}
+    results = {"triton refusal": triton_refusal()}
     for loss in LOSSES:
         family, variant = loss.split("/")
         z_full, second_full = inputs(loss, sum(SIZES), 6, seed=11)
